@@ -1,0 +1,49 @@
+# AKS Backup Guard: the two set-up commands are `make demo` and `make test`.
+# Each installs what it needs (a .venv from requirements-dev.txt, Azurite from package-lock.json).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+
+.PHONY: setup test lint typecheck pytest demo bench chaos clean
+
+setup: $(PIP_STAMP) $(NPM_STAMP)
+
+$(PIP_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(PIP_STAMP)
+	$(VENV)/bin/mypy
+
+# pytest starts Azurite (in memory, free ports) and the ARM simulator itself, and stops them
+# in its session teardown even when tests fail.
+pytest: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: setup lint typecheck pytest
+
+demo: setup
+	$(PY) -m localdev.demo
+
+bench: setup
+	$(PY) -m bench
+
+chaos: setup
+	$(PY) -m pytest -m chaos tests/chaos $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .demo .run

@@ -1,0 +1,1 @@
+"""Azure Functions blueprints: thin trigger adapters over the core in ``shared``."""

@@ -1,0 +1,1 @@
+"""Local development peers: the ARM simulator, estates, Azurite launcher, demo."""

@@ -1,0 +1,1 @@
+"""AKS Backup Guard core: everything the Function App handlers and the CLI call."""

@@ -1,0 +1,336 @@
+"""The Guard's records: what is guarded (Target), what was read (Snapshot), what was found (Finding).
+
+All records are frozen dataclasses of plain Python values, so checks and planning are pure
+functions testable with literal data. SDK models never leave ``shared.gather``.
+
+A read that failed is represented by :class:`Unreadable` in place of the value; checks that
+depend on it report ``unknown`` with its reason instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, TypeVar
+
+from shared import ids
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    NOT_APPLICABLE = "not-applicable"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to repair a failing check: a one-line portal step, the exact az command, and a doc link."""
+
+    summary: str
+    command: str | None = None
+    doc: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"summary": self.summary, "command": self.command, "doc": self.doc}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The result of one check for one target.
+
+    ``detail`` says what was observed versus what was expected; ``fix`` is set for fail/warn.
+    """
+
+    check: str
+    status: Status
+    detail: str
+    fix: Fix | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "check": self.check,
+            "status": str(self.status),
+            "detail": self.detail,
+            "fix": self.fix.to_dict() if self.fix else None,
+        }
+
+
+TargetKind = Literal["backup", "prepare", "restore"]
+OptOut = Literal["none", "report-only", "ignore"]
+
+OPT_OUT_TAG = "aks-backup-guard"
+VAULT_TAG = "aks-backup-guard-vault"
+RESTORE_TARGETS_TAG = "aks-backup-guard-restore-targets"
+STAGING_RG_TAG = "aks-backup-guard-staging-rg"
+STAGING_STORAGE_TAG = "aks-backup-guard-staging-storage"
+STORAGE_ACCOUNT_TAG = "aks-backup-guard-storage-account"
+BLOB_CONTAINER_TAG = "aks-backup-guard-blob-container"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One (AKS cluster, Backup vault) pair.
+
+    ``kind``: ``backup`` (a backup instance protects the cluster), ``prepare`` (the cluster is
+    tagged with a vault but has no instance yet) or ``restore`` (named in the vault's
+    restore-targets tag). Ids are kept as read; compare them with :attr:`key`.
+    """
+
+    cluster_id: str
+    vault_id: str
+    kind: TargetKind = "backup"
+    backup_instance_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{ids.normalize(self.cluster_id)}|{ids.normalize(self.vault_id)}"
+
+    @property
+    def subscription_id(self) -> str:
+        return ids.subscription_of(self.cluster_id)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "cluster_id": self.cluster_id,
+            "vault_id": self.vault_id,
+            "kind": self.kind,
+            "backup_instance_id": self.backup_instance_id,
+        }
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A read that failed: ``kind`` is denied (401/403), not-found (404) or error (anything else)."""
+
+    reason: str
+    kind: Literal["denied", "not-found", "error"] = "error"
+
+
+T = TypeVar("T")
+Read = T | Unreadable
+
+
+def readable(value: Read[T]) -> bool:
+    return not isinstance(value, Unreadable)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    id: str
+    name: str
+    location: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    identity_type: str | None = None  # SystemAssigned | UserAssigned | None | null (service principal)
+    principal_id: str | None = None  # the control-plane identity (system- or first user-assigned)
+    service_principal_client_id: str | None = None  # "msi" for managed-identity clusters
+    kubernetes_version: str | None = None
+    current_kubernetes_version: str | None = None
+    disk_csi_enabled: bool | None = None
+    snapshot_controller_enabled: bool | None = None
+    outbound_type: str | None = None
+    node_resource_group: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    provisioning_state: str | None = None
+
+
+@dataclass(frozen=True)
+class VaultInfo:
+    id: str
+    name: str
+    location: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    identity_type: str | None = None
+    principal_id: str | None = None
+    tenant_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupInstanceInfo:
+    id: str
+    cluster_id: str
+    datasource_type: str
+    policy_id: str | None = None
+    snapshot_resource_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    id: str
+    uses_vault_store: bool
+
+
+EXTENSION_TYPE = "microsoft.dataprotection.kubernetes"
+_BSL = "configuration.backupStorageLocation."
+
+
+@dataclass(frozen=True)
+class ExtensionInfo:
+    id: str
+    name: str
+    extension_type: str
+    provisioning_state: str | None = None
+    principal_id: str | None = None  # properties.aksAssignedIdentity.principalId
+    configuration: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def blob_container(self) -> str | None:
+        return self.configuration.get(_BSL + "bucket")
+
+    @property
+    def storage_account_name(self) -> str | None:
+        return self.configuration.get(_BSL + "config.storageAccount")
+
+    @property
+    def storage_resource_group(self) -> str | None:
+        return self.configuration.get(_BSL + "config.resourceGroup")
+
+    @property
+    def storage_subscription_id(self) -> str | None:
+        return self.configuration.get(_BSL + "config.subscriptionId")
+
+    @property
+    def use_aad(self) -> bool:
+        return self.configuration.get(_BSL + "config.useAAD", "").strip().lower() == "true"
+
+    @property
+    def storage_account_id(self) -> str | None:
+        """The ARM id of the configured storage account, or None when the settings are incomplete."""
+        name, rg, sub = self.storage_account_name, self.storage_resource_group, self.storage_subscription_id
+        if not (name and rg and sub):
+            return None
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
+
+
+@dataclass(frozen=True)
+class ResourceAccessRule:
+    tenant_id: str
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class StorageAccountInfo:
+    id: str
+    name: str
+    default_action: str = "Allow"  # networkAcls.defaultAction
+    bypass: tuple[str, ...] = ()  # networkAcls.bypass split on ","
+    resource_access_rules: tuple[ResourceAccessRule, ...] = ()
+    ip_rules: tuple[str, ...] = ()
+    virtual_network_rules: tuple[str, ...] = ()
+    public_network_access: str | None = None  # Enabled | Disabled | SecuredByPerimeter | None
+    allow_shared_key_access: bool | None = None  # None means the default (allowed)
+    private_endpoint_count: int = 0
+
+
+@dataclass(frozen=True)
+class BlobContainerInfo:
+    name: str
+    exists: bool
+    blob_names: tuple[str, ...] = ()  # a bounded sample of names (first page)
+
+
+@dataclass(frozen=True)
+class TrustedAccessBinding:
+    id: str
+    name: str
+    source_resource_id: str
+    roles: tuple[str, ...]
+    provisioning_state: str | None = None
+
+
+@dataclass(frozen=True)
+class RoleAssignmentInfo:
+    id: str
+    scope: str
+    principal_id: str
+    role_definition_id: str
+
+    @property
+    def role_guid(self) -> str:
+        return ids.role_guid(self.role_definition_id)
+
+
+@dataclass(frozen=True)
+class NsgRule:
+    name: str
+    direction: str  # Inbound | Outbound
+    access: str  # Allow | Deny
+    priority: int
+    source_prefixes: tuple[str, ...] = ()
+    destination_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NsgInfo:
+    id: str
+    subnet_id: str
+    rules: tuple[NsgRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyAssignmentInfo:
+    id: str
+    name: str
+    policy_definition_id: str
+    display_name: str | None = None
+    excluded_namespaces: tuple[str, ...] | None = None  # None: the assignment sets no such parameter
+    enforcement_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class VeleroResult:
+    found: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything read from ARM for one target, at one moment.
+
+    ``role_assignments`` is keyed by lower-cased subscription id: every assignment visible in
+    that subscription that matters to the matrix (scopes at, above or below the subscription).
+    ``velero`` is None when in-cluster checks are disabled.
+    """
+
+    target: Target
+    cluster: Read[ClusterInfo]
+    vault: Read[VaultInfo]
+    backup_instance: Read[BackupInstanceInfo | None]
+    policy: Read[PolicyInfo | None]
+    provider_state: Read[str]
+    extension: Read[ExtensionInfo | None]
+    storage_account: Read[StorageAccountInfo | None]
+    blob_container: Read[BlobContainerInfo | None]
+    trusted_access: Read[tuple[TrustedAccessBinding, ...]]
+    role_assignments: Mapping[str, Read[tuple[RoleAssignmentInfo, ...]]]
+    node_subnet_nsgs: Read[tuple[NsgInfo, ...]]
+    policy_assignments: Read[tuple[PolicyAssignmentInfo, ...]]
+    velero: Read[VeleroResult] | None = None
+
+    @property
+    def opt_out(self) -> OptOut:
+        """The strictest opt-out tag value on the cluster or the vault ('ignore' > 'report-only')."""
+        values: set[str] = set()
+        for res in (self.cluster, self.vault):
+            if isinstance(res, (ClusterInfo, VaultInfo)):
+                value = ids.tag(res.tags, OPT_OUT_TAG)
+                if value:
+                    values.add(value.strip().lower())
+        if "ignore" in values:
+            return "ignore"
+        if "report-only" in values:
+            return "report-only"
+        return "none"
+
+    def vault_tag(self, name: str) -> str | None:
+        return ids.tag(self.vault.tags, name) if isinstance(self.vault, VaultInfo) else None
+
+    @property
+    def staging_resource_group_id(self) -> str | None:
+        return self.vault_tag(STAGING_RG_TAG)
+
+    @property
+    def staging_storage_account_id(self) -> str | None:
+        return self.vault_tag(STAGING_STORAGE_TAG)
