@@ -334,3 +334,42 @@ class Snapshot:
     @property
     def staging_storage_account_id(self) -> str | None:
         return self.vault_tag(STAGING_STORAGE_TAG)
+
+
+OutcomeResult = Literal["applied", "already-present", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one remediation action.
+
+    ``action`` is a stable machine id (for example ``role-assignment:<check id>``), ``check`` the
+    check it repairs, ``description`` what was attempted in words, ``reason`` why it ended so.
+    """
+
+    action: str
+    check: str
+    result: OutcomeResult
+    description: str
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "check": self.check,
+            "result": self.result,
+            "description": self.description,
+            "reason": self.reason,
+        }
+
+
+TriggerKind = Literal["event", "scan", "cli", "http", "poison"]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What caused a reconcile: recorded with every history row (event id, scan id, CLI user...)."""
+
+    kind: TriggerKind
+    id: str
+    detail: str = ""
