@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Literal, TypeAlias, TypeVar, Union
 
 from shared import ids
 
@@ -110,7 +110,7 @@ class Unreadable:
 
 
 T = TypeVar("T")
-Read = T | Unreadable
+Read: TypeAlias = Union[T, Unreadable]  # noqa: UP007  (a generic alias needs Union on 3.11)
 
 
 def readable(value: Read[T]) -> bool:

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from shared.errors import ConfigError
@@ -112,7 +113,9 @@ class Settings:
         return subscription_id.lower() in {s.lower() for s in self.subscriptions}
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, require_subscriptions: bool = True) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_subscriptions: bool = True
+    ) -> Settings:
         """Read and validate settings. Raises :class:`ConfigError` naming the bad setting."""
         env = os.environ if env is None else env
         reader = _Reader(env)
@@ -139,10 +142,11 @@ class Settings:
         )
         if not arm.endpoint.startswith("https://"):
             raise ConfigError("GUARD_ARM_ENDPOINT must be an https:// URL")
-        if arm.ca_bundle and not os.path.isfile(arm.ca_bundle):
+        if arm.ca_bundle and not Path(arm.ca_bundle).is_file():
             raise ConfigError(f"GUARD_ARM_CA_BUNDLE: no such file {arm.ca_bundle!r}")
         storage = StorageSettings(
-            connection_string=reader.secret("GUARD_STORAGE_CONNECTION") or reader.secret("AzureWebJobsStorage"),
+            connection_string=reader.secret("GUARD_STORAGE_CONNECTION")
+            or reader.secret("AzureWebJobsStorage"),
             account_name=reader.optional("AzureWebJobsStorage__accountName"),
             table_service_uri=reader.optional("AzureWebJobsStorage__tableServiceUri"),
             queue_service_uri=reader.optional("AzureWebJobsStorage__queueServiceUri"),
