@@ -1,0 +1,38 @@
+"""``aks-backup-guard check``: verify every prerequisite, read-only."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from shared.arm import ArmClients
+from shared.cli import common, render
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="verify every AKS backup prerequisite (read-only)",
+        description="Verify every AKS backup prerequisite of the selected targets against live ARM state. "
+        "Exit 0 all pass, 1 some check fails, 2 usage/configuration error, 3 some checks unknown.",
+    )
+    common.add_selectors(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = common.load_settings(args)
+    out = common.open_output(args.output)
+    clients = ArmClients(settings.arm)
+    try:
+        found, reader = common.select(settings, clients, args)
+        results = common.run_verification(found, reader, settings)
+        if args.format == "json":
+            render.write_json(out, render.report_dict(results, found.problems))
+        else:
+            render.write_table(out, results, found.problems)
+        return common.exit_code(results, found.problems)
+    finally:
+        clients.close()
+        if out is not common.sys.stdout:
+            out.close()

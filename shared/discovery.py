@@ -1,0 +1,129 @@
+"""Which (cluster, vault) pairs the Guard watches (DESIGN.md section 3).
+
+- every backup instance of datasource type managedClusters (case-insensitive) in a watched vault;
+- every cluster tagged ``aks-backup-guard-vault=<vault id>`` without an instance in that vault
+  ("prepare" targets);
+- every cluster named in a vault's ``aks-backup-guard-restore-targets`` tag ("restore" targets).
+
+Targets opted out with ``aks-backup-guard=ignore`` on the cluster or the vault are left out;
+``report-only`` targets are kept (the planner will not write for them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from shared import ids
+from shared.gather.reader import ArmReader
+from shared.model import (
+    OPT_OUT_TAG,
+    RESTORE_TARGETS_TAG,
+    VAULT_TAG,
+    ClusterInfo,
+    Target,
+    Unreadable,
+    VaultInfo,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    targets: tuple[Target, ...]
+    problems: tuple[str, ...]  # subscriptions or vaults that could not be listed, with the reason
+    ignored: tuple[Target, ...] = ()
+
+
+def _ignored(*tagged: ClusterInfo | VaultInfo | None) -> bool:
+    return any(
+        res is not None and (ids.tag(res.tags, OPT_OUT_TAG) or "").strip().lower() == "ignore"
+        for res in tagged
+    )
+
+
+def discover(reader: ArmReader, subscriptions: Iterable[str], *, max_workers: int = 16) -> Discovery:
+    """List targets in ``subscriptions`` (bulk reads: a constant number per subscription and vault)."""
+    subs = list(dict.fromkeys(s.lower() for s in subscriptions))
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(subs) * 4))) as pool:
+        vault_lists = dict(zip(subs, pool.map(reader.vaults_in, subs), strict=True))
+        cluster_lists = dict(zip(subs, pool.map(reader.clusters_in, subs), strict=True))
+        vaults: dict[str, VaultInfo] = {}
+        for sub, listing in vault_lists.items():
+            if isinstance(listing, Unreadable):
+                problems.append(f"subscription {sub}: {listing.reason}")
+            else:
+                vaults.update(listing)
+        clusters: dict[str, ClusterInfo] = {}
+        for sub, clisting in cluster_lists.items():
+            if isinstance(clisting, Unreadable):
+                problems.append(f"subscription {sub}: {clisting.reason}")
+            else:
+                clusters.update(clisting)
+        vault_ids = sorted(vaults)
+        instance_lists = dict(
+            zip(
+                vault_ids, pool.map(lambda v: reader.instances_in_vault(vaults[v].id), vault_ids), strict=True
+            )
+        )
+
+    found: dict[str, Target] = {}
+    ignored: dict[str, Target] = {}
+
+    def add(target: Target) -> None:
+        cluster = clusters.get(ids.normalize(target.cluster_id))
+        vault = vaults.get(ids.normalize(target.vault_id))
+        bucket = ignored if _ignored(cluster, vault) else found
+        bucket.setdefault(target.key, target)
+
+    for vault_key, instances in instance_lists.items():
+        vault = vaults[vault_key]
+        if isinstance(instances, Unreadable):
+            problems.append(f"vault {vault.id}: {instances.reason}")
+            continue
+        for bi in instances:
+            if bi.cluster_id:
+                add(Target(bi.cluster_id, vault.id, "backup", bi.id))
+    for cluster in clusters.values():
+        vault_id = ids.tag(cluster.tags, VAULT_TAG)
+        if vault_id and vault_id.strip().startswith("/subscriptions/"):
+            target = Target(cluster.id, vault_id.strip(), "prepare")
+            if target.key not in found and target.key not in ignored:
+                add(target)
+    for vault in vaults.values():
+        for cluster_id in (ids.tag(vault.tags, RESTORE_TARGETS_TAG) or "").split(","):
+            if cluster_id.strip().startswith("/subscriptions/"):
+                target = Target(cluster_id.strip(), vault.id, "restore")
+                if target.key not in found and target.key not in ignored:
+                    add(target)
+    order = sorted(found.values(), key=lambda t: t.key)
+    return Discovery(tuple(order), tuple(problems), tuple(sorted(ignored.values(), key=lambda t: t.key)))
+
+
+def targets_for_cluster(reader: ArmReader, cluster_id: str) -> Discovery:
+    """The targets of one cluster (the event path): its backup instances, else its vault tag."""
+    instances = reader.instances_for_cluster(cluster_id)
+    cluster = reader.cluster(cluster_id)
+    cluster_info = cluster if isinstance(cluster, ClusterInfo) else None
+    if isinstance(instances, Unreadable):
+        return Discovery((), (f"cluster {cluster_id}: {instances.reason}",))
+    targets: dict[str, Target] = {}
+    ignored: dict[str, Target] = {}
+    for bi in instances:
+        vault_id = bi.id[: bi.id.lower().find("/backupinstances/")]
+        target = Target(cluster_info.id if cluster_info else cluster_id, vault_id, "backup", bi.id)
+        bucket = ignored if _ignored(cluster_info) else targets
+        bucket.setdefault(target.key, target)
+    tagged = ids.tag(cluster_info.tags, VAULT_TAG) if cluster_info else None
+    if tagged and tagged.strip().startswith("/subscriptions/"):
+        target = Target(cluster_info.id if cluster_info else cluster_id, tagged.strip(), "prepare")
+        if target.key not in targets and target.key not in ignored:
+            (ignored if _ignored(cluster_info) else targets)[target.key] = target
+    problems: tuple[str, ...] = ()
+    if isinstance(cluster, Unreadable) and not targets:
+        problems = (f"cluster {cluster_id}: {cluster.reason}",)
+    return Discovery(tuple(targets.values()), problems, tuple(ignored.values()))

@@ -1,0 +1,427 @@
+"""Cached, bounded ARM reads for one run (a scan, or the verification of one target).
+
+Every read returns a value or :class:`~shared.model.Unreadable` (403, 404, errors that outlived
+azure-core's retries): it never raises, so one failed read only blinds the checks that need it.
+
+Two modes, same methods:
+- ``bulk=False`` (the event path): each resource is read with one GET, once per run.
+- ``bulk=True`` (a scan): the first lookup of a kind of resource in a subscription lists them
+  all (clusters, vaults, storage accounts, networks, policies of a vault...), so a scan costs a
+  constant per subscription plus what is truly per target (extensions, trusted-access bindings,
+  blob listing).
+
+Reads are single-flight (two threads asking for the same thing share one request) and limited
+to ``concurrency_per_subscription`` in flight per subscription.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from azure.core.exceptions import AzureError
+
+from shared import ids
+from shared.arm import ArmClients
+from shared.errors import ArmError, NotFound, PermissionDenied, translate
+from shared.gather import convert
+from shared.model import (
+    BackupInstanceInfo,
+    BlobContainerInfo,
+    ClusterInfo,
+    ExtensionInfo,
+    NsgInfo,
+    PolicyAssignmentInfo,
+    PolicyInfo,
+    Read,
+    RoleAssignmentInfo,
+    StorageAccountInfo,
+    TrustedAccessBinding,
+    Unreadable,
+    VaultInfo,
+    VeleroResult,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+BLOB_SAMPLE = 50
+VELERO_COMMAND = (
+    "kubectl get deployments --all-namespaces --no-headers "
+    "-o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name"
+)
+_ARM_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)/(?P<name>[^/]+)",
+    re.IGNORECASE,
+)
+
+
+def parse(resource_id: str) -> tuple[str, str, str]:
+    """(subscription, resource group, name) of a top-level resource id; ValueError if malformed."""
+    match = _ARM_PATH.match(resource_id.strip())
+    if not match:
+        raise ValueError(f"not a resource id: {resource_id!r}")
+    return match.group("sub"), match.group("rg"), match.group("name")
+
+
+class ArmReader:
+    def __init__(self, clients: ArmClients, *, bulk: bool = False) -> None:
+        self.clients = clients
+        self.bulk = bulk
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, ...], Future[Any]] = {}
+        self._limits: dict[str, threading.BoundedSemaphore] = {}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _limit(self, subscription_id: str) -> threading.BoundedSemaphore:
+        key = subscription_id.lower()
+        with self._lock:
+            sem = self._limits.get(key)
+            if sem is None:
+                sem = threading.BoundedSemaphore(self.clients.settings.concurrency_per_subscription)
+                self._limits[key] = sem
+            return sem
+
+    def _once(self, key: tuple[str, ...], subscription_id: str, action: str, fn: Callable[[], T]) -> Read[T]:
+        with self._lock:
+            future = self._cache.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._cache[key] = future
+        if not owner:
+            return future.result()
+        value: Read[T]
+        try:
+            with self._limit(subscription_id):
+                value = fn()
+        except AzureError as exc:
+            err = translate(exc, action=action)
+            log.info("read failed: %s", err.reason)
+            value = unreadable(err)
+        except Exception as exc:  # a bug or an unexpected shape must not lose other findings
+            log.exception("unexpected failure during %s", action)
+            value = Unreadable(f"{action}: unexpected {type(exc).__name__}: {exc}", "error")
+        future.set_result(value)
+        return value
+
+    # -- subscription-wide lists (bulk mode, and role/policy assignments in both modes) -------
+
+    def clusters_in(self, sub: str) -> Read[dict[str, ClusterInfo]]:
+        def run() -> dict[str, ClusterInfo]:
+            items = (
+                convert.cluster(mc) for mc in self.clients.container_service(sub).managed_clusters.list()
+            )
+            return {ids.normalize(c.id): c for c in items}
+
+        return self._once(("clusters", sub.lower()), sub, f"list clusters in subscription {sub}", run)
+
+    def vaults_in(self, sub: str) -> Read[dict[str, VaultInfo]]:
+        def run() -> dict[str, VaultInfo]:
+            dpp = self.clients.data_protection(sub)
+            return {
+                ids.normalize(v.id): v for v in map(convert.vault, dpp.backup_vaults.get_in_subscription())
+            }
+
+        return self._once(("vaults", sub.lower()), sub, f"list backup vaults in subscription {sub}", run)
+
+    def instances_in_vault(self, vault_id: str) -> Read[tuple[BackupInstanceInfo, ...]]:
+        sub, rg, name = parse(vault_id)
+
+        def run() -> tuple[BackupInstanceInfo, ...]:
+            items = self.clients.data_protection(sub).backup_instances.list(rg, name)
+            return tuple(convert.backup_instance(bi) for bi in items if convert.is_cluster_instance(bi))
+
+        return self._once(
+            ("instances", ids.normalize(vault_id)), sub, f"list backup instances of {vault_id}", run
+        )
+
+    def role_assignments_in(self, sub: str) -> Read[tuple[RoleAssignmentInfo, ...]]:
+        def run() -> tuple[RoleAssignmentInfo, ...]:
+            items = self.clients.authorization(sub).role_assignments.list_for_subscription()
+            return tuple(convert.role_assignment(ra) for ra in items)
+
+        return self._once(("roles", sub.lower()), sub, f"list role assignments in subscription {sub}", run)
+
+    def policy_assignments_in(self, sub: str) -> Read[tuple[PolicyAssignmentInfo, ...]]:
+        def run() -> tuple[PolicyAssignmentInfo, ...]:
+            items = self.clients.policy(sub).policy_assignments.list()
+            return tuple(convert.policy_assignment(pa) for pa in items)
+
+        return self._once(
+            ("policies", sub.lower()), sub, f"list policy assignments in subscription {sub}", run
+        )
+
+    def provider_state(self, sub: str, namespace: str = "Microsoft.KubernetesConfiguration") -> Read[str]:
+        def run() -> str:
+            provider = self.clients.resources(sub).providers.get(namespace)
+            return str(getattr(provider, "registration_state", None) or "Unknown")
+
+        return self._once(
+            ("provider", sub.lower(), namespace.lower()), sub, f"read provider {namespace}", run
+        )
+
+    # -- single resources ----------------------------------------------------------------------
+
+    def _from_listing(self, listing: Read[dict[str, T]], resource_id: str, what: str) -> Read[T]:
+        if isinstance(listing, Unreadable):
+            return listing
+        found = listing.get(ids.normalize(resource_id))
+        if found is None:
+            return Unreadable(f"{what} {resource_id} not found", "not-found")
+        return found
+
+    def cluster(self, cluster_id: str) -> Read[ClusterInfo]:
+        sub, rg, name = parse(cluster_id)
+        if self.bulk:
+            return self._from_listing(self.clusters_in(sub), cluster_id, "cluster")
+        return self._once(
+            ("cluster", ids.normalize(cluster_id)),
+            sub,
+            f"read cluster {cluster_id}",
+            lambda: convert.cluster(self.clients.container_service(sub).managed_clusters.get(rg, name)),
+        )
+
+    def vault(self, vault_id: str) -> Read[VaultInfo]:
+        sub, rg, name = parse(vault_id)
+        if self.bulk:
+            return self._from_listing(self.vaults_in(sub), vault_id, "backup vault")
+        return self._once(
+            ("vault", ids.normalize(vault_id)),
+            sub,
+            f"read backup vault {vault_id}",
+            lambda: convert.vault(self.clients.data_protection(sub).backup_vaults.get(rg, name)),
+        )
+
+    def instances_for_cluster(self, cluster_id: str) -> Read[tuple[BackupInstanceInfo, ...]]:
+        """Backup instances protecting a cluster, found from the cluster (extension routing)."""
+        sub = ids.subscription_of(cluster_id)
+
+        def run() -> tuple[BackupInstanceInfo, ...]:
+            routing = self.clients.data_protection(sub).backup_instances_extension_routing
+            return tuple(
+                convert.backup_instance(bi)
+                for bi in routing.list(cluster_id)
+                if convert.is_cluster_instance(bi)
+            )
+
+        return self._once(
+            ("cluster-instances", ids.normalize(cluster_id)),
+            sub,
+            f"list backup instances of {cluster_id}",
+            run,
+        )
+
+    def policy(self, policy_id: str) -> Read[PolicyInfo]:
+        idx = policy_id.lower().find("/backuppolicies/")
+        if idx <= 0:
+            return Unreadable(f"malformed backup policy id {policy_id}", "error")
+        vault_id = policy_id[:idx]
+        sub, rg, vault_name = parse(vault_id)
+        if self.bulk:
+
+            def run_list() -> dict[str, PolicyInfo]:
+                items = self.clients.data_protection(sub).backup_policies.list(rg, vault_name)
+                return {ids.normalize(p.id): p for p in map(convert.policy, items)}
+
+            listing = self._once(
+                ("policies-of", ids.normalize(vault_id)), sub, f"list policies of {vault_id}", run_list
+            )
+            return self._from_listing(listing, policy_id, "backup policy")
+        name = ids.name_of(policy_id)
+        return self._once(
+            ("policy", ids.normalize(policy_id)),
+            sub,
+            f"read backup policy {policy_id}",
+            lambda: convert.policy(
+                self.clients.data_protection(sub).backup_policies.get(rg, vault_name, name)
+            ),
+        )
+
+    def extensions(self, cluster_id: str) -> Read[tuple[ExtensionInfo, ...]]:
+        sub, rg, name = parse(cluster_id)
+
+        def run() -> tuple[ExtensionInfo, ...]:
+            items = self.clients.extensions(sub).extensions.list(
+                rg, "Microsoft.ContainerService", "managedClusters", name
+            )
+            return tuple(convert.extension(e) for e in items)
+
+        return self._once(
+            ("extensions", ids.normalize(cluster_id)), sub, f"list extensions of {cluster_id}", run
+        )
+
+    def trusted_access(self, cluster_id: str) -> Read[tuple[TrustedAccessBinding, ...]]:
+        sub, rg, name = parse(cluster_id)
+
+        def run() -> tuple[TrustedAccessBinding, ...]:
+            items = self.clients.container_service(sub).trusted_access_role_bindings.list(rg, name)
+            return tuple(convert.trusted_access_binding(b) for b in items)
+
+        return self._once(
+            ("trusted-access", ids.normalize(cluster_id)),
+            sub,
+            f"list trusted access bindings of {cluster_id}",
+            run,
+        )
+
+    def storage_account(self, account_id: str) -> Read[StorageAccountInfo]:
+        sub, rg, name = parse(account_id)
+        if self.bulk:
+
+            def run_list() -> dict[str, StorageAccountInfo]:
+                items = self.clients.storage(sub).storage_accounts.list()
+                return {ids.normalize(a.id): a for a in map(convert.storage_account, items)}
+
+            listing = self._once(
+                ("storage", sub.lower()), sub, f"list storage accounts in subscription {sub}", run_list
+            )
+            return self._from_listing(listing, account_id, "storage account")
+        return self._once(
+            ("storage-account", ids.normalize(account_id)),
+            sub,
+            f"read storage account {account_id}",
+            lambda: convert.storage_account(
+                self.clients.storage(sub).storage_accounts.get_properties(rg, name)
+            ),
+        )
+
+    def blob_container(self, account_id: str, container: str) -> Read[BlobContainerInfo]:
+        """Existence and a sample of blob names (data plane); falls back to ARM when data access is denied."""
+        sub, rg, account = parse(account_id)
+        key = ("blobs", ids.normalize(account_id), container.lower())
+
+        def run() -> BlobContainerInfo:
+            from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+            client = self.clients.blob_container(account, container)
+            try:
+                names = []
+                for blob_name in client.list_blob_names(results_per_page=BLOB_SAMPLE):
+                    names.append(str(blob_name))
+                    if len(names) >= BLOB_SAMPLE:
+                        break
+                return BlobContainerInfo(name=container, exists=True, blob_names=tuple(names))
+            except ResourceNotFoundError:
+                return BlobContainerInfo(name=container, exists=False)
+            except HttpResponseError as exc:
+                if exc.status_code != 403:
+                    raise
+            # No data-plane read access: existence from ARM, contents unknown.
+            try:
+                self.clients.storage(sub).blob_containers.get(rg, account, container)
+            except ResourceNotFoundError:
+                return BlobContainerInfo(name=container, exists=False)
+            return BlobContainerInfo(
+                name=container, exists=True, blob_names=("<not readable: no data access>",)
+            )
+
+        return self._once(key, sub, f"list blobs in {account}/{container}", run)
+
+    def subnet_nsg(self, subnet_id: str) -> Read[NsgInfo | None]:
+        parts = convert.subnet_parts(subnet_id)
+        if parts is None:
+            return Unreadable(f"malformed subnet id {subnet_id}", "error")
+        sub, rg, vnet, subnet = parts
+        if self.bulk:
+            return self._subnet_nsg_from_listing(sub, subnet_id)
+
+        def run() -> NsgInfo | None:
+            net = self.clients.network(sub)
+            sn = net.subnets.get(rg, vnet, subnet, expand="networkSecurityGroup")
+            group = convert.dig(sn, "properties", "network_security_group") or convert.dig(
+                sn, "network_security_group"
+            )
+            if group is None or not getattr(group, "id", None):
+                return None
+            if (
+                convert.dig(group, "properties", "security_rules") is None
+                and convert.dig(group, "security_rules") is None
+            ):
+                _, nsg_rg, nsg_name = parse(str(group.id))
+                group = net.network_security_groups.get(nsg_rg, nsg_name)
+            return convert.nsg(group, subnet_id)
+
+        return self._once(("subnet", ids.normalize(subnet_id)), sub, f"read subnet {subnet_id}", run)
+
+    def _subnet_nsg_from_listing(self, sub: str, subnet_id: str) -> Read[NsgInfo | None]:
+        def list_subnets() -> dict[str, str | None]:
+            out: dict[str, str | None] = {}
+            for vnet in self.clients.network(sub).virtual_networks.list_all():
+                for sn in convert.dig(vnet, "properties", "subnets") or convert.dig(vnet, "subnets") or []:
+                    group = convert.dig(sn, "properties", "network_security_group") or convert.dig(
+                        sn, "network_security_group"
+                    )
+                    out[ids.normalize(str(sn.id))] = str(group.id) if group is not None and group.id else None
+            return out
+
+        def list_nsgs() -> dict[str, Any]:
+            return {
+                ids.normalize(str(g.id)): g
+                for g in self.clients.network(sub).network_security_groups.list_all()
+            }
+
+        subnets = self._once(
+            ("vnets", sub.lower()), sub, f"list virtual networks in subscription {sub}", list_subnets
+        )
+        if isinstance(subnets, Unreadable):
+            return subnets
+        if ids.normalize(subnet_id) not in subnets:
+            return Unreadable(f"subnet {subnet_id} not found", "not-found")
+        nsg_id = subnets[ids.normalize(subnet_id)]
+        if nsg_id is None:
+            return None
+        groups = self._once(
+            ("nsgs", sub.lower()), sub, f"list network security groups in subscription {sub}", list_nsgs
+        )
+        if isinstance(groups, Unreadable):
+            return groups
+        group = groups.get(ids.normalize(nsg_id))
+        if group is None:
+            return Unreadable(f"network security group {nsg_id} not found", "not-found")
+        return convert.nsg(group, subnet_id)
+
+    def velero(self, cluster_id: str) -> Read[VeleroResult]:
+        """Runs ``kubectl get deployments`` through AKS run command (a POST, not counted as a read)."""
+        sub, rg, name = parse(cluster_id)
+
+        def run() -> VeleroResult:
+            from azure.mgmt.containerservice.models import RunCommandRequest
+
+            aks = self.clients.container_service(sub)
+            result = aks.managed_clusters.begin_run_command(
+                rg, name, RunCommandRequest(command=VELERO_COMMAND)
+            ).result()
+            logs = str(convert.dig(result, "properties", "logs") or convert.dig(result, "logs") or "")
+            return velero_from_output(logs)
+
+        return self._once(("velero", ids.normalize(cluster_id)), sub, f"run command on {cluster_id}", run)
+
+
+def unreadable(err: ArmError) -> Unreadable:
+    """The Snapshot form of a failed read."""
+    if isinstance(err, NotFound):
+        return Unreadable(err.reason, "not-found")
+    if isinstance(err, PermissionDenied):
+        return Unreadable(err.reason, "denied")
+    return Unreadable(err.reason, "error")
+
+
+def velero_from_output(output: str) -> VeleroResult:
+    """Velero deployments outside the backup extension's namespace, from kubectl output."""
+    stray = []
+    for line in output.splitlines():
+        cols = line.split()
+        if len(cols) < 2 or cols[0].upper() == "NAMESPACE":
+            continue
+        namespace, name = cols[0], cols[1].rsplit("/", 1)[-1]
+        if "velero" in name.lower() and namespace.lower() != "dataprotection-microsoft":
+            stray.append(f"{namespace}/{name}")
+    if stray:
+        return VeleroResult(True, "Velero found: " + ", ".join(stray))
+    return VeleroResult(False, "no Velero deployment outside dataprotection-microsoft")

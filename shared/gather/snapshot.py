@@ -1,0 +1,153 @@
+"""Assemble one target's :class:`~shared.model.Snapshot` from an :class:`ArmReader`.
+
+Reads only what the target needs; every read goes through the reader's per-run cache. Never
+raises for ARM failures: they become ``Unreadable`` fields.
+"""
+
+from __future__ import annotations
+
+from shared import ids
+from shared.gather import convert
+from shared.gather.reader import ArmReader
+from shared.model import (
+    STAGING_RG_TAG,
+    STAGING_STORAGE_TAG,
+    BackupInstanceInfo,
+    BlobContainerInfo,
+    ClusterInfo,
+    ExtensionInfo,
+    NsgInfo,
+    PolicyInfo,
+    Read,
+    RoleAssignmentInfo,
+    Snapshot,
+    StorageAccountInfo,
+    Target,
+    Unreadable,
+    VeleroResult,
+)
+
+
+def _instance(target: Target, reader: ArmReader) -> Read[BackupInstanceInfo | None]:
+    if target.kind != "backup":
+        return None
+    if reader.bulk:
+        listing = reader.instances_in_vault(target.vault_id)
+    else:
+        listing = reader.instances_for_cluster(target.cluster_id)
+    if isinstance(listing, Unreadable):
+        return listing
+    for bi in listing:
+        if target.backup_instance_id and ids.same(bi.id, target.backup_instance_id):
+            return bi
+    for bi in listing:  # by (cluster, vault) when the instance id is not known (event path)
+        if ids.same(bi.cluster_id, target.cluster_id) and ids.is_at_or_above(target.vault_id, bi.id):
+            return bi
+    return Unreadable(f"no backup instance of {target.cluster_id} in vault {target.vault_id}", "not-found")
+
+
+def _storage(
+    extension: Read[ExtensionInfo | None], reader: ArmReader
+) -> tuple[Read[StorageAccountInfo | None], Read[BlobContainerInfo | None]]:
+    if isinstance(extension, Unreadable):
+        return extension, extension
+    if extension is None or extension.storage_account_id is None:
+        return None, None
+    account = reader.storage_account(extension.storage_account_id)
+    if isinstance(account, Unreadable):
+        if account.kind == "not-found":
+            return None, None
+        return account, account
+    container = extension.blob_container
+    if not container:
+        return account, None
+    return account, reader.blob_container(account.id, container)
+
+
+def _nsgs(cluster: Read[ClusterInfo], reader: ArmReader) -> Read[tuple[NsgInfo, ...]]:
+    if isinstance(cluster, Unreadable):
+        return cluster
+    found: list[NsgInfo] = []
+    for subnet_id in cluster.subnet_ids:
+        nsg = reader.subnet_nsg(subnet_id)
+        if isinstance(nsg, Unreadable):
+            return nsg
+        if nsg is not None:
+            found.append(nsg)
+    return tuple(found)
+
+
+def _role_scope_subscriptions(
+    target: Target,
+    instance: Read[BackupInstanceInfo | None],
+    extension: Read[ExtensionInfo | None],
+    staging: tuple[str | None, ...],
+) -> set[str]:
+    subs = {target.subscription_id}
+    scopes = list(staging)
+    if isinstance(instance, BackupInstanceInfo):
+        scopes.append(instance.snapshot_resource_group_id)
+    if isinstance(extension, ExtensionInfo):
+        scopes.append(extension.storage_account_id)
+    for scope in scopes:
+        if scope:
+            try:
+                subs.add(ids.subscription_of(scope))
+            except ValueError:
+                continue
+    return subs
+
+
+def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False) -> Snapshot:
+    """Read everything the checks need for ``target``; see the module docstring."""
+    cluster = reader.cluster(target.cluster_id)
+    vault = reader.vault(target.vault_id)
+    instance = _instance(target, reader)
+    policy: Read[PolicyInfo | None] = None
+    if isinstance(instance, Unreadable):
+        policy = instance
+    elif instance is not None and instance.policy_id:
+        policy = reader.policy(instance.policy_id)
+    provider = reader.provider_state(target.subscription_id)
+
+    listed = reader.extensions(target.cluster_id)
+    extension: Read[ExtensionInfo | None]
+    if isinstance(listed, Unreadable):
+        extension = listed
+        if listed.kind == "not-found" and not isinstance(cluster, Unreadable):
+            # The cluster was listed earlier in this run but is gone now.
+            cluster = Unreadable(f"cluster {target.cluster_id} no longer exists", "not-found")
+    else:
+        extension = convert.backup_extension(listed)
+    storage, blobs = _storage(extension, reader)
+
+    trusted = reader.trusted_access(target.cluster_id)
+    staging: tuple[str | None, str | None] = (None, None)
+    if not isinstance(vault, Unreadable):
+        staging = (
+            ids.tag(vault.tags, STAGING_RG_TAG),
+            ids.tag(vault.tags, STAGING_STORAGE_TAG),
+        )
+    role_assignments: dict[str, Read[tuple[RoleAssignmentInfo, ...]]] = {
+        sub: reader.role_assignments_in(sub)
+        for sub in sorted(_role_scope_subscriptions(target, instance, extension, staging))
+    }
+    velero: Read[VeleroResult] | None = None
+    if incluster_checks:
+        velero = cluster if isinstance(cluster, Unreadable) else reader.velero(target.cluster_id)
+    return Snapshot(
+        target=target,
+        cluster=cluster,
+        vault=vault,
+        backup_instance=instance,
+        policy=policy,
+        provider_state=provider,
+        extension=extension,
+        storage_account=storage,
+        blob_container=blobs,
+        trusted_access=trusted,
+        role_assignments=role_assignments,
+        node_subnet_nsgs=_nsgs(cluster, reader),
+        policy_assignments=reader.policy_assignments_in(target.subscription_id),
+        velero=velero,
+    )
