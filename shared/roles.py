@@ -208,6 +208,8 @@ def _is_arm_id(value: str) -> bool:
 def _staging_scope(
     snapshot: Snapshot, tag_name: str, *, resource_group: bool
 ) -> tuple[str | None, Gap | None]:
+    if isinstance(snapshot.vault, Unreadable):
+        return None, _unreadable("backup vault", snapshot.vault)
     value = snapshot.vault_tag(tag_name)
     if not value or not value.strip():
         return None, Gap(
