@@ -65,6 +65,8 @@ class StorageSettings:
     table_service_uri: str | None = None
     queue_service_uri: str | None = None
     table_prefix: str = "guard"
+    credential: str | None = None  # AzureWebJobsStorage__credential ("managedidentity" or unset)
+    client_id: str | None = None  # AzureWebJobsStorage__clientId (user-assigned identity)
 
     @property
     def configured(self) -> bool:
@@ -87,6 +89,11 @@ class AlertSettings:
     renotify_hours: float = 24.0
     min_severity: str = "warn"
     max_attempts: int = 8
+    acs_ca_bundle: str | None = None
+    acs_client_id: str | None = None
+    timeout_seconds: float = 15.0
+    backoff_seconds: float = 60.0
+    portal_url: str = "https://portal.azure.com"
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,8 @@ class Settings:
             table_service_uri=reader.optional("AzureWebJobsStorage__tableServiceUri"),
             queue_service_uri=reader.optional("AzureWebJobsStorage__queueServiceUri"),
             table_prefix=reader.text("GUARD_TABLE_PREFIX", "guard"),
+            credential=reader.optional("AzureWebJobsStorage__credential"),
+            client_id=reader.optional("AzureWebJobsStorage__clientId"),
         )
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,29}", storage.table_prefix):
             raise ConfigError("GUARD_TABLE_PREFIX must be 1-30 letters or digits, starting with a letter")
@@ -169,6 +178,11 @@ class Settings:
             renotify_hours=reader.number("GUARD_RENOTIFY_HOURS", 24.0, minimum=0),
             min_severity=reader.text("GUARD_MIN_SEVERITY", "warn").lower(),
             max_attempts=reader.integer("GUARD_ALERT_MAX_ATTEMPTS", 8, minimum=1),
+            acs_ca_bundle=reader.optional("GUARD_ACS_CA_BUNDLE"),
+            acs_client_id=reader.optional("GUARD_ACS_CLIENT_ID") or reader.optional("AZURE_CLIENT_ID"),
+            timeout_seconds=reader.number("GUARD_ALERT_TIMEOUT_SECONDS", 15.0, minimum=1),
+            backoff_seconds=reader.number("GUARD_ALERT_BACKOFF_SECONDS", 60.0, minimum=0),
+            portal_url=reader.text("GUARD_PORTAL_URL", "https://portal.azure.com").rstrip("/"),
         )
         if alerts.min_severity not in ("info", "warn", "fail"):
             raise ConfigError("GUARD_MIN_SEVERITY must be one of info, warn, fail")
