@@ -85,12 +85,16 @@ def tag_admitted(nsg: NsgInfo, tag: str) -> tuple[bool, NsgRule | None]:
     return False, None
 
 
-def _free_priority(nsg: NsgInfo, below: int | None) -> int:
+def free_priority(nsg: NsgInfo, below: int | None) -> str:
+    """A free inbound priority (100-4096) below ``below`` (the first blocking Deny), as text; a
+    placeholder when every slot above the Deny is taken (the Deny rule must move first)."""
     used = {r.priority for r in nsg.rules if r.direction.strip().lower() == "inbound"}
     candidate = min(below - 1, 4000) if below is not None else 4000
-    while candidate in used and candidate > 100:
+    while candidate >= 100:
+        if candidate not in used:
+            return str(candidate)
         candidate -= 1
-    return max(candidate, 100)
+    return f"<free priority below {below}: move rule priority {below} first>"
 
 
 def check_nsg_service_tags(snapshot: Snapshot) -> Finding:
@@ -120,12 +124,12 @@ def check_nsg_service_tags(snapshot: Snapshot) -> Finding:
             continue
         name = ids.name_of(nsg.id)
         problems.append(f"NSG {name} on {ids.name_of(nsg.subnet_id)} does not admit {', '.join(blocked)}")
-        priority = _free_priority(nsg, min(deny_priorities) if deny_priorities else None)
+        priority = free_priority(nsg, min(deny_priorities) if deny_priorities else None)
         rg = ids.resource_group_of(nsg.id) or "<resource-group>"
         any_ = quote("*")
         commands.append(
             f"az network nsg rule create --resource-group {rg} --nsg-name {name} "
-            f"--subscription {_sub(nsg.id)} --name AllowAzureBackupInbound --priority {priority} "
+            f"--subscription {_sub(nsg.id)} --name AllowAzureBackupInbound --priority {quote(priority)} "
             "--direction Inbound --access Allow "
             f"--protocol {any_} --source-address-prefixes {' '.join(SERVICE_TAGS)} "
             f"--destination-address-prefixes {any_} --destination-port-ranges {any_}"

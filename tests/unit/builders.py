@@ -177,12 +177,12 @@ def storage(**changes: Any) -> StorageAccountInfo:
 
 def firewalled_storage(**changes: Any) -> StorageAccountInfo:
     """Firewall on, with the vault's resource-instance rule and the AzureServices bypass: passes."""
-    return storage(
-        default_action="Deny",
-        bypass=("Logging", "AzureServices"),
-        resource_access_rules=(ResourceAccessRule(TENANT, VAULT_ID),),
-        **changes,
-    )
+    defaults: dict[str, Any] = {
+        "default_action": "Deny",
+        "bypass": ("Logging", "AzureServices"),
+        "resource_access_rules": (ResourceAccessRule(TENANT, VAULT_ID),),
+    }
+    return storage(**{**defaults, **changes})
 
 
 def binding(**changes: Any) -> TrustedAccessBinding:
