@@ -110,6 +110,44 @@ class ArmReader:
         future.set_result(value)
         return value
 
+    def invalidate(
+        self,
+        *,
+        role_assignments_of: str | None = None,
+        trusted_access_of: str | None = None,
+        provider_of: str | None = None,
+        storage_account: str | None = None,
+        cluster: str | None = None,
+        extensions_of: str | None = None,
+    ) -> None:
+        """Drop cached reads so the next call re-reads them (used to verify after a write).
+
+        ``role_assignments_of``/``provider_of`` take a subscription id; the others a resource id.
+        A cluster or storage account also drops its subscription listing in bulk mode. Reads in
+        flight are not affected. Safe to repeat.
+        """
+        keys: list[tuple[str, ...]] = []
+        if role_assignments_of:
+            keys.append(("roles", role_assignments_of.lower()))
+        if provider_of:
+            keys.extend(k for k in self._cache if k[0] == "provider" and k[1] == provider_of.lower())
+        if trusted_access_of:
+            keys.append(("trusted-access", ids.normalize(trusted_access_of)))
+        if extensions_of:
+            keys.append(("extensions", ids.normalize(extensions_of)))
+        if cluster:
+            keys += [("cluster", ids.normalize(cluster)), ("clusters", ids.subscription_of(cluster))]
+        if storage_account:
+            keys += [
+                ("storage-account", ids.normalize(storage_account)),
+                ("storage", ids.subscription_of(storage_account)),
+            ]
+        with self._lock:
+            for key in keys:
+                future = self._cache.get(key)
+                if future is not None and future.done():
+                    del self._cache[key]
+
     # -- subscription-wide lists (bulk mode, and role/policy assignments in both modes) -------
 
     def clusters_in(self, sub: str) -> Read[dict[str, ClusterInfo]]:

@@ -1,0 +1,159 @@
+"""reconcile: the whole pipeline for one target (gather -> evaluate -> plan -> apply -> verify).
+
+The one function the queue worker, the HTTP API and the CLI call. It is level-triggered: it
+reads the current state itself and never takes a principal, scope or role from its caller.
+
+Verify-after: only what an applied action changed is re-read (the reader's cache entries for it
+are dropped), then the target is evaluated again. ARM can take minutes to show a new role
+assignment in listings, so a ``role.*`` check whose assignment this run just created (or found
+already present) and that still reads ``fail`` is reported ``pass`` "(pending propagation)"
+instead of flapping.
+
+Chaining: installing the backup extension creates the extension identity, which makes the
+``role.extension-blob-contributor-on-storage`` row (and the storage network rule for the new
+storage account) plannable. When an extension install was applied, reconcile plans once more on
+the re-read state and applies the new actions in the same run (at most one extra round).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from shared import ids
+from shared.arm import ArmClients
+from shared.checks import evaluate
+from shared.engine import Verification, verify_one
+from shared.gather.reader import ArmReader
+from shared.gather.snapshot import gather
+from shared.model import Finding, Outcome, Snapshot, Status, Target
+from shared.remediation.apply import apply
+from shared.remediation.plan import (
+    Action,
+    ClusterStorageProfileParams,
+    ExtensionInstallParams,
+    Plan,
+    ProviderParams,
+    RoleAssignmentParams,
+    StorageNetworkParams,
+    TrustedAccessParams,
+    plan,
+)
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PENDING = "(pending propagation)"
+_WRITTEN = ("applied", "already-present")
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """``before``: the first verification; ``plan``: every action planned (all rounds) and refusals;
+    ``outcomes``: one per action (plus the plan's skipped refusals); ``after_findings``: the final
+    findings (equal to ``before.findings`` when nothing was written)."""
+
+    before: Verification
+    plan: Plan
+    outcomes: tuple[Outcome, ...]
+    after_findings: tuple[Finding, ...]
+
+    @property
+    def target(self) -> Target:
+        return self.before.target
+
+    @property
+    def writes(self) -> int:
+        """Actions that changed something in ARM this run."""
+        return sum(1 for o in self.outcomes if o.result == "applied")
+
+
+def _invalidate(reader: ArmReader, action: Action) -> None:
+    p = action.params
+    if isinstance(p, RoleAssignmentParams):
+        reader.invalidate(role_assignments_of=ids.subscription_of(p.scope))
+    elif isinstance(p, TrustedAccessParams):
+        reader.invalidate(trusted_access_of=p.cluster_id)
+    elif isinstance(p, ProviderParams):
+        reader.invalidate(provider_of=p.subscription_id)
+    elif isinstance(p, StorageNetworkParams):
+        reader.invalidate(storage_account=p.account_id)
+    elif isinstance(p, ClusterStorageProfileParams):
+        reader.invalidate(cluster=p.cluster_id)
+    elif isinstance(p, ExtensionInstallParams):
+        reader.invalidate(extensions_of=p.cluster_id)
+
+
+def _pending(findings: list[Finding], outcomes: list[Outcome]) -> tuple[Finding, ...]:
+    """Role findings still failing although this run wrote (or found) their assignment -> pass."""
+    written = {o.check for o in outcomes if o.action.startswith("role-assignment:") and o.result in _WRITTEN}
+    out = []
+    for finding in findings:
+        if finding.check in written and finding.status is Status.FAIL:
+            finding = replace(
+                finding,
+                status=Status.PASS,
+                detail=f"assignment created by the Guard, not yet visible in ARM {PENDING}",
+                fix=None,
+            )
+        out.append(finding)
+    return tuple(out)
+
+
+def reconcile(
+    target: Target,
+    settings: Settings,
+    clients: ArmClients,
+    *,
+    reader: ArmReader | None = None,
+    dry_run: bool = False,
+) -> ReconcileResult:
+    """Gather, evaluate, plan, apply (unless ``dry_run`` or report mode) and verify one target.
+
+    Reads through ``reader`` (a fresh non-bulk reader by default; pass the scan's reader to share
+    its cache). Writes only what :func:`shared.remediation.plan.plan` allows. Never raises for ARM
+    errors (reads become ``unknown`` findings, writes ``failed`` outcomes). Safe to repeat and to
+    run concurrently for the same target: every write is idempotent, so a second run writes
+    nothing.
+    """
+    reader = reader or ArmReader(clients, bulk=False)
+    incluster = settings.incluster_checks
+    before = verify_one(target, reader, incluster_checks=incluster)
+    first = plan(before.snapshot, before.findings, settings)
+    if dry_run or not settings.enforce:
+        reason = "dry run" if dry_run else "report mode"
+        outcomes = [*first.skipped, *(a.outcome("skipped", reason) for a in first.actions)]
+        return ReconcileResult(before, first, tuple(outcomes), before.findings)
+
+    actions = list(first.actions)
+    skipped = list(first.skipped)
+    applied: list[Outcome] = list(apply(first.actions, clients, settings))
+    snapshot: Snapshot = before.snapshot
+    findings = list(before.findings)
+    current = list(zip(first.actions, applied, strict=True))
+    for round_no in range(2):
+        changed = [a for a, o in current if o.result in _WRITTEN]
+        if not changed:
+            break
+        for action in changed:
+            _invalidate(reader, action)
+        snapshot = gather(target, reader, incluster_checks=incluster)
+        findings = evaluate(snapshot, incluster_checks=incluster)
+        installed = any(a.kind == "extension-install" and o.result == "applied" for a, o in current)
+        if round_no > 0 or not installed:
+            break
+        done = {a.id for a in actions}
+        follow = plan(snapshot, findings, settings)
+        new = tuple(a for a in follow.actions if a.id not in done)
+        log.info("extension installed on %s: %s follow-up action(s)", target.cluster_id, len(new))
+        skipped = [s for s in skipped if s.action not in {a.id for a in new}]
+        new_outcomes = apply(new, clients, settings)
+        actions.extend(new)
+        applied.extend(new_outcomes)
+        current = list(zip(new, new_outcomes, strict=True))
+    after = _pending(findings, applied)
+    full_plan = Plan(tuple(actions), tuple(skipped))
+    return ReconcileResult(before, full_plan, (*skipped, *applied), after)
+
+
+__all__ = ["PENDING", "ReconcileResult", "reconcile"]
