@@ -1,0 +1,56 @@
+"""Request counters for /_sim/requests: total, by method, by template, by subscription, and a log."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from localdev.azure_sim.store import Json
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.total = 0
+        self.by_method: Counter[str] = Counter()
+        self.by_template: Counter[str] = Counter()
+        self.by_subscription: Counter[str] = Counter()
+        self.log: list[Json] = []
+
+    def record(
+        self,
+        *,
+        method: str,
+        path: str,
+        template: str,
+        subscription: str | None,
+        status: int,
+        principal: str | None,
+    ) -> None:
+        self.total += 1
+        self.by_method[method] += 1
+        self.by_template[template] += 1
+        if subscription:
+            self.by_subscription[subscription] += 1
+        self.log.append(
+            {
+                "method": method,
+                "path": path,
+                "template": template,
+                "subscription": subscription,
+                "status": status,
+                "principal": principal,
+            }
+        )
+
+    def snapshot(self, *, log: bool = True) -> Json:
+        out: Json = {
+            "total": self.total,
+            "by_method": dict(self.by_method),
+            "by_template": dict(self.by_template),
+            "by_subscription": dict(self.by_subscription),
+        }
+        if log:
+            out["log"] = list(self.log)
+        return out
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]

@@ -1,0 +1,178 @@
+"""Load an estate (YAML file or dict, schema in localdev/README.md) into a :class:`Store`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localdev.azure_sim import shapes
+from localdev.azure_sim.roles import RoleDefinition
+from localdev.azure_sim.store import Caller, Json, Store, sub_of
+
+DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+DEFAULT_GUARD_PRINCIPAL = "00000000-0000-0000-0000-00000000a001"
+DEFAULT_GUARD_TOKEN = "sim-guard-token"
+
+
+def read_estate(source: str | Path | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(source, dict):
+        return source
+    data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"estate {source} is not a mapping")
+    return data
+
+
+def guard_token(estate: dict[str, Any]) -> str:
+    return str((estate.get("guard") or {}).get("token") or DEFAULT_GUARD_TOKEN)
+
+
+def load(estate: dict[str, Any]) -> Store:
+    tenant = str(estate.get("tenant") or DEFAULT_TENANT)
+    store = Store(tenant)
+    guard = dict(estate.get("guard") or {})
+    guard_id = str(guard.get("principal_id") or DEFAULT_GUARD_PRINCIPAL)
+    store.tokens[guard_token(estate)] = Caller(guard_id, "ServicePrincipal", restricted=True)
+    store.add_principal(guard_id, display_name="aks-backup-guard")
+    for other in estate.get("other_tokens") or []:
+        object_type = str(other.get("object_type", "User"))
+        store.tokens[str(other["token"])] = Caller(str(other["principal_id"]), object_type, restricted=False)
+        store.add_principal(str(other["principal_id"]), object_type=object_type)
+    for principal in estate.get("principals") or []:
+        store.add_principal(
+            str(principal["id"]),
+            display_name=str(principal.get("display_name", "")),
+            object_type=str(principal.get("object_type", "ServicePrincipal")),
+            replicate_after=float(principal.get("replicate_after_seconds", 0) or 0),
+        )
+    for custom in estate.get("custom_roles") or []:
+        role = RoleDefinition(
+            guid=str(custom["id"]).rsplit("/", 1)[-1],
+            name=str(custom["name"]),
+            actions=tuple(custom.get("actions") or ()),
+            not_actions=tuple(custom.get("not_actions") or ()),
+            data_actions=tuple(custom.get("data_actions") or ()),
+            not_data_actions=tuple(custom.get("not_data_actions") or ()),
+            built_in=False,
+            description=str(custom.get("description", "")),
+            assignable_scopes=tuple(custom.get("assignable_scopes") or ("/",)),
+        )
+        store.role_definitions[role.guid.lower()] = role
+    for sub in estate.get("subscriptions") or []:
+        _load_subscription(store, sub)
+    for ra in estate.get("role_assignments") or []:
+        add_role_assignment(store, ra)
+    return store
+
+
+def _load_subscription(store: Store, spec: dict[str, Any]) -> None:
+    sub = str(spec["id"])
+    store.subscriptions[sub.lower()] = shapes.subscription(
+        sub, str(spec.get("display_name", sub)), store.tenant
+    )
+    for namespace, state in (spec.get("providers") or {}).items():
+        store.provider(sub, str(namespace)).state = str(state)
+    for pa in spec.get("policy_assignments") or []:
+        store.put(shapes.policy_assignment(str(pa.get("scope") or f"/subscriptions/{sub}"), pa))
+    for rg in spec.get("resource_groups") or []:
+        _load_rg(store, sub, rg)
+
+
+def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
+    rg = str(spec["name"])
+    location = str(spec.get("location", "westeurope"))
+    store.put(shapes.resource_group(sub, rg, location, spec.get("tags")))
+    for nsg_spec in spec.get("network_security_groups") or []:
+        store.put(shapes.nsg(sub, rg, location, nsg_spec, []))
+    for vnet_spec in spec.get("virtual_networks") or []:
+        vnet_id = shapes.arm_id(sub, rg, "Microsoft.Network/virtualNetworks", str(vnet_spec["name"]))
+        subnets = []
+        for subnet_spec in vnet_spec.get("subnets") or []:
+            nsg_ref = subnet_spec.get("nsg")
+            nsg_id = None
+            if nsg_ref:
+                nsg_ref = str(nsg_ref)
+                nsg_id = (
+                    nsg_ref
+                    if nsg_ref.startswith("/")
+                    else shapes.arm_id(sub, rg, "Microsoft.Network/networkSecurityGroups", nsg_ref)
+                )
+            body = shapes.subnet(vnet_id, subnet_spec, nsg_id)
+            subnets.append(body)
+            if nsg_id:
+                nsg_body = store.get(nsg_id)
+                if nsg_body is not None:
+                    nsg_body["properties"]["subnets"].append({"id": body["id"]})
+        store.put(shapes.vnet(sub, rg, location, vnet_spec, subnets))
+        for body in subnets:
+            store.put(body)
+    for sa in spec.get("storage_accounts") or []:
+        account = store.put(shapes.storage_account(sub, rg, location, sa))
+        for container, blobs in (sa.get("containers") or {}).items():
+            store.blobs[(str(sa["name"]).lower(), str(container).lower())] = sorted(
+                str(b) for b in blobs or []
+            )
+            store.put(shapes.blob_container(account["id"], str(container)))
+    for cl in spec.get("clusters") or []:
+        body = store.put(shapes.cluster(sub, rg, location, store.tenant, cl))
+        principal = shapes.cluster_principal(body)
+        if principal:
+            store.add_principal(principal, display_name=str(cl["name"]))
+        kubelet = body["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+        store.add_principal(kubelet, display_name=f"{cl['name']}-agentpool")
+        if cl.get("extension"):
+            ext = store.put(shapes.extension(body["id"], store.tenant, dict(cl["extension"])))
+            store.add_principal(
+                ext["properties"]["aksAssignedIdentity"]["principalId"], display_name="extension"
+            )
+        for binding in cl.get("trusted_access_bindings") or []:
+            store.put(
+                shapes.trusted_access_binding(
+                    body["id"],
+                    str(binding["name"]),
+                    str(binding["source_resource_id"]),
+                    [str(r) for r in binding.get("roles") or []],
+                    str(binding.get("provisioning_state", "Succeeded")),
+                )
+            )
+        if cl.get("run_command") is not None:
+            store.run_commands[body["id"].lower()] = dict(cl["run_command"])
+    for v in spec.get("vaults") or []:
+        body = store.put(shapes.vault(sub, rg, location, store.tenant, v))
+        if body["identity"].get("principalId"):
+            store.add_principal(body["identity"]["principalId"], display_name=str(v["name"]))
+        for policy in v.get("policies") or []:
+            store.put(shapes.backup_policy(body["id"], str(policy["name"]), bool(policy.get("vault_store"))))
+        for bi in v.get("backup_instances") or []:
+            store.put(shapes.backup_instance(body["id"], {"location": body["location"], **bi}))
+
+
+def add_role_assignment(store: Store, spec: dict[str, Any]) -> Json:
+    scope = str(spec["scope"]).rstrip("/") or "/"
+    role_ref = str(spec["role"])
+    role = store.role_by_name(role_ref) or store.role_definition(role_ref)
+    if role is None:
+        raise ValueError(f"unknown role {role_ref!r} in estate role assignment at {scope}")
+    principal_id = str(spec["principal_id"])
+    principal = store.principals.get(principal_id.lower())
+    principal_type = str(
+        spec.get("principal_type") or (principal.object_type if principal else "ServicePrincipal")
+    )
+    name = str(spec.get("name") or shapes.stable_guid(scope, principal_id, role.guid))
+    condition = spec.get("condition")
+    body = shapes.role_assignment(
+        scope,
+        name,
+        role_guid=role.guid,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        condition=str(condition) if condition else None,
+        condition_version=str(spec.get("condition_version", "2.0")) if condition else None,
+    )
+    if sub_of(scope) is None and scope != "/":
+        body["properties"]["roleDefinitionId"] = (
+            f"/providers/Microsoft.Authorization/roleDefinitions/{role.guid}"
+        )
+    return store.put(body)

@@ -1,0 +1,234 @@
+"""Microsoft.ContainerService: managed clusters (GET/list/PUT/PATCH), trusted access role
+bindings, run command (LRO via Location to commandResults) and cluster operation status."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+from aiohttp import web
+
+from localdev.azure_sim import shapes
+from localdev.azure_sim.context import Ctx, json_response
+from localdev.azure_sim.errors import bad_request, not_found
+from localdev.azure_sim.events import now_iso
+from localdev.azure_sim.paging import page
+from localdev.azure_sim.router import Router
+from localdev.azure_sim.routes.common import (
+    lro_headers,
+    new_operation,
+    operation_status,
+    require_resource,
+    require_rg,
+    require_sub,
+    rg_path,
+)
+from localdev.azure_sim.store import Json
+
+MC = "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters"
+CLUSTER = MC + "/{name}"
+TYPE = "Microsoft.ContainerService/managedClusters"
+_READ_ONLY = (
+    "currentKubernetesVersion",
+    "fqdn",
+    "azurePortalFQDN",
+    "powerState",
+    "identityProfile",
+    "nodeResourceGroup",
+)
+
+
+def cluster_id(ctx: Ctx) -> str:
+    return f"{rg_path(ctx)}/providers/{TYPE}/{ctx.params['name']}"
+
+
+def require_cluster(ctx: Ctx) -> Json:
+    require_rg(ctx)
+    return require_resource(ctx, cluster_id(ctx), TYPE, ctx.params["name"])
+
+
+async def list_by_sub(ctx: Ctx) -> web.Response:
+    require_sub(ctx)
+    return page(ctx, ctx.store.by_type(TYPE, sub=ctx.params["s"]))
+
+
+async def list_by_rg(ctx: Ctx) -> web.Response:
+    rg = require_rg(ctx)
+    return page(ctx, ctx.store.by_type(TYPE, rg=rg["id"]))
+
+
+async def cluster(ctx: Ctx) -> web.Response:
+    method = ctx.request.method
+    if method == "GET":
+        return json_response(require_cluster(ctx))
+    rg = require_rg(ctx)
+    existing = ctx.store.get(cluster_id(ctx))
+    body = ctx.body()
+    if method == "PATCH":
+        if existing is None:
+            raise not_found(TYPE, ctx.params["name"], ctx.params["rg"])
+        updated = copy.deepcopy(existing)
+        for key, value in body.items():
+            if key == "properties" and isinstance(value, dict):
+                updated.setdefault("properties", {}).update(value)
+            elif key not in ("id", "name", "type"):
+                updated[key] = value
+        ctx.store.put(updated)
+        ctx.event_subject = updated["id"]
+        return json_response(updated)
+    if not body.get("location"):
+        raise bad_request("InvalidParameter", "The value of parameter location is invalid.")
+    new = copy.deepcopy(body)
+    rid = existing["id"] if existing else f"{rg['id']}/providers/{TYPE}/{ctx.params['name']}"
+    new.update(
+        {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": "Microsoft.ContainerService/ManagedClusters"}
+    )
+    props = new.setdefault("properties", {})
+    if existing is not None:
+        old_props = existing.get("properties", {})
+        for key in _READ_ONLY:
+            if key in old_props and key not in props:
+                props[key] = old_props[key]
+        old_identity = existing.get("identity") or {}
+        identity = new.get("identity")
+        if isinstance(identity, dict) and identity.get("type") == old_identity.get("type"):
+            for key in ("principalId", "tenantId"):
+                if key in old_identity:
+                    identity.setdefault(key, old_identity[key])
+    elif isinstance(new.get("identity"), dict) and new["identity"].get("type") == "SystemAssigned":
+        new["identity"].setdefault("principalId", str(uuid.uuid4()))
+        new["identity"].setdefault("tenantId", ctx.store.tenant)
+        ctx.store.add_principal(new["identity"]["principalId"])
+    if "kubernetesVersion" in props and "currentKubernetesVersion" not in props:
+        props["currentKubernetesVersion"] = props["kubernetesVersion"]
+    props["provisioningState"] = "Succeeded"
+    ctx.store.put(new)
+    ctx.event_subject = rid
+    op = new_operation(ctx, rid)
+    location = str(new.get("location", "westeurope")).replace(" ", "").lower()
+    url = (
+        f"/subscriptions/{ctx.params['s']}/providers/Microsoft.ContainerService/locations/{location}"
+        f"/operations/{op.id}"
+    )
+    answer = copy.deepcopy(new)
+    answer["properties"]["provisioningState"] = "Updating" if existing else "Creating"
+    return json_response(answer, status=200 if existing else 201, headers=lro_headers(ctx, url))
+
+
+async def cluster_operation(ctx: Ctx) -> web.Response:
+    require_sub(ctx)
+    _, status = operation_status(ctx, ctx.params["op"])
+    return json_response(status)
+
+
+def _binding_id(ctx: Ctx, base: str) -> str:
+    return f"{base}/trustedAccessRoleBindings/{ctx.params['binding']}"
+
+
+async def list_bindings(ctx: Ctx) -> web.Response:
+    body = require_cluster(ctx)
+    return page(ctx, ctx.store.children(f"{body['id']}/trustedAccessRoleBindings"))
+
+
+async def binding(ctx: Ctx) -> web.Response:
+    cl = require_cluster(ctx)
+    rid = _binding_id(ctx, cl["id"])
+    existing = ctx.store.get(rid)
+    method = ctx.request.method
+    if method == "GET":
+        if existing is None:
+            raise not_found(f"{TYPE}/trustedAccessRoleBindings", ctx.params["binding"], ctx.params["rg"])
+        return json_response(existing)
+    if method == "DELETE":
+        if existing is None:
+            return web.Response(status=204)
+        ctx.store.delete(rid)
+        ctx.event_subject = existing["id"]
+        return web.Response(status=200)
+    props = ctx.body().get("properties") or {}
+    source = props.get("sourceResourceId")
+    roles = props.get("roles")
+    if not source or not isinstance(roles, list) or not roles:
+        raise bad_request(
+            "InvalidParameter", "properties.sourceResourceId and properties.roles are required."
+        )
+    if (
+        existing is not None
+        and str(existing["properties"]["sourceResourceId"]).lower() != str(source).lower()
+    ):
+        raise bad_request(
+            "InvalidParameter", "sourceResourceId of a trusted access role binding cannot be changed."
+        )
+    new = shapes.trusted_access_binding(
+        cl["id"],
+        existing["name"] if existing else ctx.params["binding"],
+        str(source),
+        [str(r) for r in roles],
+        "Succeeded",
+    )
+    ctx.store.put(new)
+    ctx.event_subject = new["id"]
+    return json_response(new, status=200 if existing else 201)
+
+
+async def run_command(ctx: Ctx) -> web.Response:
+    cl = require_cluster(ctx)
+    command = str(ctx.body().get("command") or "")
+    if not command:
+        raise bad_request("InvalidParameter", "The command must not be empty.")
+    command_id = uuid.uuid4().hex
+    spec = ctx.store.run_commands.get(cl["id"].lower()) or {}
+    ctx.store.operations[command_id] = op = new_operation(ctx, cl["id"])
+    op.extra = {
+        "command": command,
+        "logs": str(spec.get("output", "")),
+        "exitCode": int(spec.get("exit_code", 0)),
+        "startedAt": now_iso(),
+    }
+    ctx.event_subject = f"{cl['id']}/runCommand"
+    location = f"{ctx.base_url}{cl['id']}/commandResults/{command_id}?api-version={ctx.api_version()}"
+    return web.Response(
+        status=202,
+        headers={"Location": location, "Retry-After-Ms": str(ctx.config.lro_retry_after_ms)},
+    )
+
+
+async def command_result(ctx: Ctx) -> web.Response:
+    cl = require_cluster(ctx)
+    op = ctx.store.operations.get(ctx.params["command"])
+    if op is None or op.resource_id != cl["id"].lower():
+        raise not_found(f"{TYPE}/commandResults", ctx.params["command"], ctx.params["rg"])
+    if op.polls > 0:
+        op.polls -= 1
+        location = f"{ctx.base_url}{ctx.request.path}?api-version={ctx.api_version()}"
+        return web.Response(
+            status=202, headers={"Location": location, "Retry-After-Ms": str(ctx.config.lro_retry_after_ms)}
+        )
+    return json_response(
+        {
+            "id": ctx.params["command"],
+            "properties": {
+                "provisioningState": "Succeeded",
+                "exitCode": op.extra.get("exitCode", 0),
+                "startedAt": op.extra.get("startedAt"),
+                "finishedAt": now_iso(),
+                "logs": op.extra.get("logs", ""),
+                "reason": None,
+            },
+        }
+    )
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters", list_by_sub)
+    router.add(
+        "GET",
+        "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/operations/{op}",
+        cluster_operation,
+    )
+    router.add("GET", MC, list_by_rg)
+    router.add("GET PUT PATCH", CLUSTER, cluster)
+    router.add("GET", CLUSTER + "/trustedAccessRoleBindings", list_bindings)
+    router.add("GET PUT DELETE", CLUSTER + "/trustedAccessRoleBindings/{binding}", binding)
+    router.add("POST", CLUSTER + "/runCommand", run_command)
+    router.add("GET", CLUSTER + "/commandResults/{command}", command_result)

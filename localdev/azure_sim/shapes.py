@@ -1,0 +1,649 @@
+"""JSON bodies in ARM's REST casing for every resource kind the simulator serves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from localdev.azure_sim.events import now_iso
+from localdev.azure_sim.roles import RoleDefinition
+from localdev.azure_sim.store import Json, sub_of
+
+EXTENSION_TYPE = "microsoft.dataprotection.kubernetes"
+BSL = "configuration.backupStorageLocation."
+BI_DATASOURCE_TYPE = "Microsoft.ContainerService/managedclusters"
+
+
+def stable_guid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(p.lower() for p in parts)))
+
+
+def rg_id(sub: str, rg: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}"
+
+
+def arm_id(sub: str, rg: str, provider_type: str, name: str) -> str:
+    return f"{rg_id(sub, rg)}/providers/{provider_type}/{name}"
+
+
+def subscription(sub: str, display_name: str, tenant: str) -> Json:
+    return {
+        "id": f"/subscriptions/{sub}",
+        "subscriptionId": sub,
+        "tenantId": tenant,
+        "displayName": display_name,
+        "state": "Enabled",
+        "authorizationSource": "RoleBased",
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "EnterpriseAgreement_2014-09-01",
+            "spendingLimit": "Off",
+        },
+        "managedByTenants": [],
+    }
+
+
+def provider(sub: str, namespace: str, state: str) -> Json:
+    return {
+        "id": f"/subscriptions/{sub}/providers/{namespace}",
+        "namespace": namespace,
+        "registrationState": state,
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": [],
+    }
+
+
+def resource_group(sub: str, name: str, location: str, tags: dict[str, str] | None) -> Json:
+    return {
+        "id": rg_id(sub, name),
+        "name": name,
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": location,
+        "tags": dict(tags or {}),
+        "properties": {"provisioningState": "Succeeded"},
+    }
+
+
+def cluster(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -> Json:
+    name = str(spec["name"])
+    rid = arm_id(sub, rg, "Microsoft.ContainerService/managedClusters", name)
+    location = str(spec.get("location") or location)
+    version = str(spec.get("kubernetes_version", "1.30.4"))
+    minor = ".".join(version.split(".")[:2])
+    node_rg = str(spec.get("node_resource_group") or f"MC_{rg}_{name}_{location}")
+    identity_spec = dict(spec.get("identity") or {"type": "SystemAssigned"})
+    id_type = str(identity_spec.get("type", "SystemAssigned"))
+    body: Json = {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.ContainerService/ManagedClusters",
+        "location": location,
+        "tags": dict(spec.get("tags") or {}),
+        "sku": {"name": "Base", "tier": "Free"},
+        "eTag": stable_guid(rid, "etag"),
+    }
+    spp_client = "msi"
+    if id_type == "SystemAssigned":
+        body["identity"] = {
+            "type": "SystemAssigned",
+            "principalId": str(identity_spec.get("principal_id") or stable_guid(rid, "identity")),
+            "tenantId": tenant,
+        }
+    elif id_type == "UserAssigned":
+        uami = str(
+            identity_spec.get("resource_id")
+            or arm_id(sub, rg, "Microsoft.ManagedIdentity/userAssignedIdentities", f"{name}-identity")
+        )
+        body["identity"] = {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                uami: {
+                    "principalId": str(identity_spec.get("principal_id") or stable_guid(rid, "uami")),
+                    "clientId": str(identity_spec.get("client_id") or stable_guid(rid, "uami-client")),
+                }
+            },
+        }
+    else:  # legacy service principal cluster: no identity block
+        spp_client = str(identity_spec.get("client_id") or stable_guid(rid, "spn"))
+    pool: Json = {
+        "name": "nodepool1",
+        "count": 3,
+        "vmSize": "Standard_D4s_v5",
+        "osType": "Linux",
+        "osSKU": "Ubuntu",
+        "mode": "System",
+        "type": "VirtualMachineScaleSets",
+        "orchestratorVersion": version,
+        "currentOrchestratorVersion": version,
+        "provisioningState": "Succeeded",
+        "powerState": {"code": "Running"},
+    }
+    if spec.get("subnet_id"):
+        pool["vnetSubnetID"] = str(spec["subnet_id"])
+    network: Json = {
+        "networkPlugin": "azure" if spec.get("subnet_id") else "kubenet",
+        "outboundType": str(spec.get("outbound_type", "loadBalancer")),
+        "loadBalancerSku": "standard",
+        "serviceCidr": "10.0.0.0/16",
+        "dnsServiceIP": "10.0.0.10",
+    }
+    kubelet_id = (
+        f"/subscriptions/{sub}/resourcegroups/{node_rg}/providers/Microsoft.ManagedIdentity"
+        f"/userAssignedIdentities/{name}-agentpool"
+    )
+    body["properties"] = {
+        "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
+        "powerState": {"code": "Running"},
+        "kubernetesVersion": minor,
+        "currentKubernetesVersion": version,
+        "dnsPrefix": f"{name}-dns",
+        "fqdn": f"{name}-dns-{stable_guid(rid)[:8]}.hcp.{location}.azmk8s.io",
+        "azurePortalFQDN": f"{name}-dns-{stable_guid(rid)[:8]}.portal.hcp.{location}.azmk8s.io",
+        "agentPoolProfiles": [pool],
+        "servicePrincipalProfile": {"clientId": spp_client},
+        "identityProfile": {
+            "kubeletidentity": {
+                "resourceId": kubelet_id,
+                "clientId": stable_guid(rid, "kubelet-client"),
+                "objectId": stable_guid(rid, "kubelet"),
+            }
+        },
+        "nodeResourceGroup": node_rg,
+        "enableRBAC": True,
+        "networkProfile": network,
+        "storageProfile": {
+            "diskCSIDriver": {"enabled": bool(spec.get("disk_csi_driver", True)), "version": "v1"},
+            "fileCSIDriver": {"enabled": True},
+            "snapshotController": {"enabled": bool(spec.get("snapshot_controller", True))},
+        },
+        "oidcIssuerProfile": {"enabled": False},
+        "supportPlan": "KubernetesOfficial",
+    }
+    return body
+
+
+def cluster_principal(body: Json) -> str | None:
+    identity = body.get("identity") or {}
+    if identity.get("principalId"):
+        return str(identity["principalId"])
+    for value in (identity.get("userAssignedIdentities") or {}).values():
+        if value.get("principalId"):
+            return str(value["principalId"])
+    return None
+
+
+def extension(cluster_id: str, tenant: str, spec: dict[str, Any]) -> Json:
+    name = str(spec.get("name", "azure-aks-backup"))
+    rid = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{name}"
+    settings: dict[str, str] = {}
+    if spec.get("container"):
+        settings[BSL + "bucket"] = str(spec["container"])
+    if spec.get("storage_account"):
+        settings[BSL + "config.storageAccount"] = str(spec["storage_account"])
+    if spec.get("storage_resource_group"):
+        settings[BSL + "config.resourceGroup"] = str(spec["storage_resource_group"])
+    settings[BSL + "config.subscriptionId"] = str(spec.get("storage_subscription_id") or sub_of(cluster_id))
+    if spec.get("use_aad") is not None:
+        settings[BSL + "config.useAAD"] = "true" if spec.get("use_aad") else "false"
+        if spec.get("use_aad") and spec.get("storage_account"):
+            settings[BSL + "config.storageAccountURI"] = (
+                f"https://{spec['storage_account']}.blob.core.windows.net/"
+            )
+    settings["credentials.tenantId"] = tenant
+    settings.update({str(k): str(v) for k, v in (spec.get("configuration") or {}).items()})
+    return {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.KubernetesConfiguration/extensions",
+        "systemData": {"createdAt": now_iso(), "lastModifiedAt": now_iso()},
+        "properties": {
+            "extensionType": str(spec.get("extension_type", EXTENSION_TYPE)),
+            "autoUpgradeMinorVersion": True,
+            "releaseTrain": "stable",
+            "version": None,
+            "currentVersion": "0.0.1-preview",
+            "scope": {"cluster": {"releaseNamespace": "dataprotection-microsoft"}},
+            "configurationSettings": settings,
+            "configurationProtectedSettings": {},
+            "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
+            "statuses": [],
+            "isSystemExtension": False,
+            "aksAssignedIdentity": {
+                "principalId": str(spec.get("principal_id") or stable_guid(rid, "ext")),
+                "tenantId": None,
+                "type": None,
+            },
+        },
+    }
+
+
+def trusted_access_binding(cluster_id: str, name: str, source: str, roles: list[str], state: str) -> Json:
+    return {
+        "id": f"{cluster_id}/trustedAccessRoleBindings/{name}",
+        "name": name,
+        "type": "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings",
+        "properties": {"sourceResourceId": source, "roles": list(roles), "provisioningState": state},
+    }
+
+
+def vault(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -> Json:
+    name = str(spec["name"])
+    rid = arm_id(sub, rg, "Microsoft.DataProtection/backupVaults", name)
+    identity_spec = dict(spec.get("identity") or {"type": "SystemAssigned"})
+    body: Json = {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.DataProtection/Backupvaults",
+        "location": str(spec.get("location") or location),
+        "tags": dict(spec.get("tags") or {}),
+        "eTag": None,
+        "properties": {
+            "provisioningState": "Succeeded",
+            "resourceMoveState": "Unknown",
+            "storageSettings": [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}],
+            "securitySettings": {"softDeleteSettings": {"state": "On", "retentionDurationInDays": 14.0}},
+            "monitoringSettings": {"azureMonitorAlertSettings": {"alertsForAllJobFailures": "Enabled"}},
+        },
+    }
+    id_type = str(identity_spec.get("type", "SystemAssigned"))
+    if id_type == "None":
+        body["identity"] = {"type": "None"}
+    else:
+        body["identity"] = {
+            "type": id_type,
+            "principalId": str(identity_spec.get("principal_id") or stable_guid(rid, "identity")),
+            "tenantId": tenant,
+        }
+    return body
+
+
+def _store(kind: str) -> Json:
+    return {"dataStoreType": kind, "objectType": "DataStoreInfoBase"}
+
+
+def backup_policy(vault_id: str, name: str, vault_store: bool) -> Json:
+    rules: list[Json] = [
+        {
+            "name": "BackupHourly",
+            "objectType": "AzureBackupRule",
+            "backupParameters": {"objectType": "AzureBackupParams", "backupType": "Incremental"},
+            "dataStore": _store("OperationalStore"),
+            "trigger": {
+                "objectType": "ScheduleBasedTriggerContext",
+                "schedule": {
+                    "repeatingTimeIntervals": ["R/2024-01-01T02:00:00+00:00/P1D"],
+                    "timeZone": "UTC",
+                },
+                "taggingCriteria": [
+                    {
+                        "isDefault": True,
+                        "taggingPriority": 99,
+                        "tagInfo": {"id": "Default_", "tagName": "Default"},
+                    }
+                ],
+            },
+        },
+    ]
+    default_lifecycle: Json = {
+        "deleteAfter": {"objectType": "AbsoluteDeleteOption", "duration": "P7D"},
+        "sourceDataStore": _store("OperationalStore"),
+        "targetDataStoreCopySettings": [],
+    }
+    if vault_store:
+        default_lifecycle["targetDataStoreCopySettings"] = [
+            {
+                "copyAfter": {"objectType": "CustomCopyOption", "duration": "P1D"},
+                "dataStore": _store("VaultStore"),
+            }
+        ]
+    rules.append(
+        {
+            "name": "Default",
+            "objectType": "AzureRetentionRule",
+            "isDefault": True,
+            "lifecycles": [default_lifecycle],
+        }
+    )
+    if vault_store:
+        rules.append(
+            {
+                "name": "Vault_Default",
+                "objectType": "AzureRetentionRule",
+                "isDefault": False,
+                "lifecycles": [
+                    {
+                        "deleteAfter": {"objectType": "AbsoluteDeleteOption", "duration": "P30D"},
+                        "sourceDataStore": _store("VaultStore"),
+                        "targetDataStoreCopySettings": [],
+                    }
+                ],
+            }
+        )
+    return {
+        "id": f"{vault_id}/backupPolicies/{name}",
+        "name": name,
+        "type": "Microsoft.DataProtection/backupVaults/backupPolicies",
+        "properties": {
+            "objectType": "BackupPolicy",
+            "datasourceTypes": ["Microsoft.ContainerService/managedClusters"],
+            "policyRules": rules,
+        },
+    }
+
+
+def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
+    name = str(spec["name"])
+    cluster_id = str(spec["cluster_id"])
+    cluster_name = cluster_id.rstrip("/").rsplit("/", 1)[-1]
+    policy = str(spec.get("policy", ""))
+    policy_id = policy if policy.startswith("/") else f"{vault_id}/backupPolicies/{policy}"
+    snapshot_rg = spec.get("snapshot_resource_group_id")
+    datasource = {
+        "resourceID": cluster_id,
+        "resourceUri": cluster_id,
+        "datasourceType": BI_DATASOURCE_TYPE,
+        "resourceName": cluster_name,
+        "resourceType": BI_DATASOURCE_TYPE,
+        "resourceLocation": str(spec.get("location", "westeurope")),
+        "objectType": "Datasource",
+    }
+    params: Json = {
+        "dataStoreParametersList": [],
+        "backupDatasourceParametersList": [
+            {
+                "objectType": "KubernetesClusterBackupDatasourceParameters",
+                "includedNamespaces": [],
+                "excludedNamespaces": [],
+                "includedResourceTypes": [],
+                "excludedResourceTypes": [],
+                "labelSelectors": [],
+                "snapshotVolumes": True,
+                "includeClusterScopeResources": True,
+            }
+        ],
+    }
+    if snapshot_rg:
+        params["dataStoreParametersList"] = [
+            {
+                "objectType": "AzureOperationalStoreParameters",
+                "dataStoreType": "OperationalStore",
+                "resourceGroupId": str(snapshot_rg),
+            }
+        ]
+    return {
+        "id": f"{vault_id}/backupInstances/{name}",
+        "name": name,
+        "type": "Microsoft.DataProtection/backupVaults/backupInstances",
+        "properties": {
+            "friendlyName": str(spec.get("friendly_name", name)),
+            "objectType": "BackupInstance",
+            "dataSourceInfo": datasource,
+            "dataSourceSetInfo": {**datasource, "objectType": "DatasourceSet"},
+            "policyInfo": {"policyId": policy_id, "policyParameters": params},
+            "protectionStatus": {"status": str(spec.get("protection_status", "ProtectionConfigured"))},
+            "currentProtectionState": "ProtectionConfigured",
+            "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
+        },
+    }
+
+
+def storage_account(sub: str, rg: str, location: str, spec: dict[str, Any]) -> Json:
+    name = str(spec["name"])
+    rid = arm_id(sub, rg, "Microsoft.Storage/storageAccounts", name)
+    acls_spec = dict(spec.get("network_acls") or {})
+    acls: Json = {
+        "bypass": str(acls_spec.get("bypass", "AzureServices")),
+        "defaultAction": str(acls_spec.get("default_action", "Allow")),
+        "resourceAccessRules": [
+            {"tenantId": str(r.get("tenant_id", "")), "resourceId": str(r.get("resource_id", ""))}
+            for r in acls_spec.get("resource_access_rules") or []
+        ],
+        "ipRules": [{"value": str(ip), "action": "Allow"} for ip in acls_spec.get("ip_rules") or []],
+        "virtualNetworkRules": [
+            {"id": str(v), "action": "Allow", "state": "Succeeded"}
+            for v in acls_spec.get("virtual_network_rules") or []
+        ],
+    }
+    pecs = [
+        {
+            "id": f"{rid}/privateEndpointConnections/{name}.pe{i}",
+            "name": f"{name}.pe{i}",
+            "type": "Microsoft.Storage/storageAccounts/privateEndpointConnections",
+            "properties": {
+                "privateEndpoint": {
+                    "id": arm_id(sub, rg, "Microsoft.Network/privateEndpoints", f"pe-{name}-{i}")
+                },
+                "privateLinkServiceConnectionState": {
+                    "status": "Approved",
+                    "description": "",
+                    "actionRequired": "None",
+                },
+                "provisioningState": "Succeeded",
+            },
+        }
+        for i in range(int(spec.get("private_endpoints", 0) or 0))
+    ]
+    props: Json = {
+        "provisioningState": "Succeeded",
+        "networkAcls": acls,
+        "publicNetworkAccess": str(spec.get("public_network_access", "Enabled")),
+        "privateEndpointConnections": pecs,
+        "supportsHttpsTrafficOnly": True,
+        "minimumTlsVersion": "TLS1_2",
+        "allowBlobPublicAccess": False,
+        "accessTier": "Hot",
+        "primaryLocation": str(spec.get("location") or location),
+        "statusOfPrimary": "available",
+        "primaryEndpoints": {
+            "blob": f"https://{name}.blob.core.windows.net/",
+            "queue": f"https://{name}.queue.core.windows.net/",
+            "table": f"https://{name}.table.core.windows.net/",
+            "file": f"https://{name}.file.core.windows.net/",
+        },
+    }
+    if spec.get("allow_shared_key_access") is not None:
+        props["allowSharedKeyAccess"] = bool(spec["allow_shared_key_access"])
+    return {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts",
+        "location": str(spec.get("location") or location),
+        "tags": dict(spec.get("tags") or {}),
+        "kind": str(spec.get("kind", "StorageV2")),
+        "sku": {"name": str(spec.get("sku", "Standard_LRS")), "tier": "Standard"},
+        "properties": props,
+    }
+
+
+def blob_container(account_id: str, name: str) -> Json:
+    return {
+        "id": f"{account_id}/blobServices/default/containers/{name}",
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts/blobServices/containers",
+        "etag": '"0x8DC0000000000000"',
+        "properties": {
+            "publicAccess": "None",
+            "leaseStatus": "Unlocked",
+            "leaseState": "Available",
+            "lastModifiedTime": "2026-01-01T00:00:00.0000000Z",
+            "hasImmutabilityPolicy": False,
+            "hasLegalHold": False,
+            "deleted": False,
+            "remainingRetentionDays": 0,
+        },
+    }
+
+
+def _prefixes(value: Any) -> tuple[str | None, list[str]]:
+    if isinstance(value, list | tuple):
+        items = [str(v) for v in value]
+        if len(items) == 1:
+            return items[0], []
+        return None, items
+    return (str(value) if value is not None else "*"), []
+
+
+def nsg(sub: str, rg: str, location: str, spec: dict[str, Any], subnet_ids: list[str]) -> Json:
+    name = str(spec["name"])
+    rid = arm_id(sub, rg, "Microsoft.Network/networkSecurityGroups", name)
+    rules = []
+    for rule in spec.get("rules") or []:
+        props: Json = {
+            "protocol": str(rule.get("protocol", "*")),
+            "sourcePortRange": "*",
+            "destinationPortRange": str(rule.get("destination_port", "*")),
+            "access": str(rule.get("access", "Allow")),
+            "priority": int(rule.get("priority", 100)),
+            "direction": str(rule.get("direction", "Inbound")),
+            "provisioningState": "Succeeded",
+            "sourcePortRanges": [],
+            "destinationPortRanges": [],
+        }
+        src, srcs = _prefixes(rule.get("source", "*"))
+        dst, dsts = _prefixes(rule.get("destination", "*"))
+        if src is not None:
+            props["sourceAddressPrefix"] = src
+        props["sourceAddressPrefixes"] = srcs
+        if dst is not None:
+            props["destinationAddressPrefix"] = dst
+        props["destinationAddressPrefixes"] = dsts
+        rules.append(
+            {
+                "id": f"{rid}/securityRules/{rule['name']}",
+                "name": str(rule["name"]),
+                "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                "properties": props,
+            }
+        )
+    return {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.Network/networkSecurityGroups",
+        "location": str(spec.get("location") or location),
+        "properties": {
+            "provisioningState": "Succeeded",
+            "securityRules": rules,
+            "defaultSecurityRules": [],
+            "subnets": [{"id": s} for s in subnet_ids],
+        },
+    }
+
+
+def subnet(vnet_id: str, spec: dict[str, Any], nsg_id: str | None) -> Json:
+    body: Json = {
+        "id": f"{vnet_id}/subnets/{spec['name']}",
+        "name": str(spec["name"]),
+        "type": "Microsoft.Network/virtualNetworks/subnets",
+        "properties": {
+            "addressPrefix": str(spec.get("address_prefix", "10.0.0.0/24")),
+            "provisioningState": "Succeeded",
+            "privateEndpointNetworkPolicies": "Disabled",
+            "privateLinkServiceNetworkPolicies": "Enabled",
+        },
+    }
+    if nsg_id:
+        body["properties"]["networkSecurityGroup"] = {"id": nsg_id}
+    return body
+
+
+def vnet(sub: str, rg: str, location: str, spec: dict[str, Any], subnets: list[Json]) -> Json:
+    name = str(spec["name"])
+    return {
+        "id": arm_id(sub, rg, "Microsoft.Network/virtualNetworks", name),
+        "name": name,
+        "type": "Microsoft.Network/virtualNetworks",
+        "location": str(spec.get("location") or location),
+        "properties": {
+            "provisioningState": "Succeeded",
+            "addressSpace": {"addressPrefixes": [str(spec.get("address_prefix", "10.0.0.0/16"))]},
+            "subnets": subnets,
+        },
+    }
+
+
+def policy_assignment(scope: str, spec: dict[str, Any]) -> Json:
+    name = str(spec["name"])
+    scope = scope.rstrip("/")
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/policyAssignments/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/policyAssignments",
+        "location": None,
+        "properties": {
+            "displayName": spec.get("display_name"),
+            "policyDefinitionId": str(spec.get("policy_definition_id", "")),
+            "scope": scope or "/",
+            "notScopes": list(spec.get("not_scopes") or []),
+            "parameters": dict(spec.get("parameters") or {}),
+            "enforcementMode": str(spec.get("enforcement_mode", "Default")),
+            "description": spec.get("description"),
+            "metadata": {},
+        },
+    }
+
+
+def role_definition_id(scope: str, guid: str) -> str:
+    sub = sub_of(scope)
+    prefix = f"/subscriptions/{sub}" if sub else ""
+    return f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def role_definition(scope: str, role: RoleDefinition) -> Json:
+    return {
+        "id": role_definition_id(scope, role.guid),
+        "name": role.guid,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": role.name,
+            "type": "BuiltInRole" if role.built_in else "CustomRole",
+            "description": role.description or role.name,
+            "assignableScopes": list(role.assignable_scopes),
+            "permissions": [
+                {
+                    "actions": list(role.actions),
+                    "notActions": list(role.not_actions),
+                    "dataActions": list(role.data_actions),
+                    "notDataActions": list(role.not_data_actions),
+                }
+            ],
+            "createdOn": "2015-02-02T21:55:09.8806423Z",
+            "updatedOn": "2024-01-01T00:00:00.0000000Z",
+            "createdBy": None,
+            "updatedBy": None,
+        },
+    }
+
+
+def role_assignment(
+    scope: str,
+    name: str,
+    *,
+    role_guid: str,
+    principal_id: str,
+    principal_type: str,
+    condition: str | None = None,
+    condition_version: str | None = None,
+    created_by: str | None = None,
+    description: str | None = None,
+) -> Json:
+    scope = scope.rstrip("/")
+    stamp = now_iso()
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": role_definition_id(scope, role_guid),
+            "principalId": principal_id,
+            "principalType": principal_type,
+            "scope": scope or "/",
+            "condition": condition,
+            "conditionVersion": condition_version if condition else None,
+            "createdOn": stamp,
+            "updatedOn": stamp,
+            "createdBy": created_by,
+            "updatedBy": created_by,
+            "delegatedManagedIdentityResourceId": None,
+            "description": description,
+        },
+    }
