@@ -47,3 +47,9 @@ chaos: setup
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .demo .run
+
+# Regenerate infra/generated/*.json from the code's tables (role matrix, routes, ledger tables);
+# tests/infra fails while they are stale.
+.PHONY: infra-json
+infra-json: $(PIP_STAMP)
+	$(PY) -m shared.infra_export

@@ -1,0 +1,252 @@
+// AKS Backup Guard: everything `azd up` deploys.
+//
+// Home resource group: the Function App (Flex Consumption, Python 3.11), its user-assigned identity,
+// its storage account (identity-only: shared key disabled; deployment package, ledger tables, queues,
+// Event Grid dead letters), Application Insights + Log Analytics, a Key Vault for alert secrets.
+// Every watched subscription (app/watched-subscription.bicep, one module per subscription): Reader,
+// Role Based Access Control Administrator limited by an ABAC condition to the role matrix, a custom
+// remediation role, and an Event Grid system topic whose subscriptions feed the Event Grid function.
+//
+// Role GUIDs, the ABAC condition, the event filters and the ledger table names are generated from
+// the code (`make infra-json`, infra/generated/*.json); tests/infra fails when they are stale.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; used to derive a unique token for resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the home resource group and the Function App (a Flex Consumption region).')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Name of the home resource group (default rg-<environmentName>).')
+param resourceGroupName string = ''
+
+@description('Comma-separated ids of the subscriptions the Guard watches (GUARD_SUBSCRIPTIONS).')
+param watchedSubscriptionIds string
+
+@allowed(['report', 'enforce'])
+@description('report never writes; enforce applies the safe fixes (GUARD_MODE).')
+param mode string = 'report'
+
+@description('Also allow cluster changes: CSI driver, snapshot controller, extension install (GUARD_REMEDIATE_CLUSTER). Adds managedClusters/write and extensions/write to the custom role.')
+param remediateCluster bool = false
+
+@description('Run the in-cluster Velero check through AKS run command (GUARD_INCLUSTER_CHECKS). Adds managedClusters/runCommand/action to the custom role.')
+param inclusterChecks bool = false
+
+@description('NCRONTAB (6 fields) of the full drift scan (DRIFT_SCAN_SCHEDULE).')
+param driftScanSchedule string = '0 */30 * * * *'
+
+@description('Prefix of the ledger table names (GUARD_TABLE_PREFIX).')
+param tablePrefix string = 'guard'
+
+@description('Storage queues the Guard uses (the host creates <queue>-poison itself).')
+param queueNames array = ['guard-targets']
+
+@description('Name of the Event Grid triggered function (the handler\'s function name).')
+param eventFunctionName string = 'guard_events'
+
+@description('Create the Event Grid subscriptions. Event Grid checks that the function exists, so azd sets this after the first deploy (postdeploy hook).')
+param eventSubscriptionsEnabled bool = false
+
+@description('Resource group created in each watched subscription for its Event Grid system topic.')
+param eventsResourceGroupName string = 'rg-aks-backup-guard-events'
+
+@description('Storage account ids the Guard may list blobs in (storage.container-dedicated): Storage Blob Data Reader on each.')
+param blobReaderStorageAccountIds array = []
+
+@description('Storage account id where a newly installed backup extension stores backups (GUARD_EXTENSION_STORAGE_ACCOUNT_ID).')
+param extensionStorageAccountId string = ''
+
+@description('Blob container for a newly installed backup extension (GUARD_EXTENSION_BLOB_CONTAINER).')
+param extensionBlobContainer string = ''
+
+@description('Alert recipients, comma-separated (GUARD_EMAIL_TO).')
+param emailTo string = ''
+@description('Sender address (GUARD_EMAIL_FROM).')
+param emailFrom string = ''
+@description('SMTP relay host (GUARD_SMTP_HOST); empty: no SMTP.')
+param smtpHost string = ''
+param smtpPort int = 587
+param smtpUser string = ''
+param smtpStartTls bool = true
+@description('Azure Communication Services endpoint for email through managed identity (GUARD_ACS_ENDPOINT).')
+param acsEndpoint string = ''
+@allowed(['info', 'warn', 'fail'])
+param minSeverity string = 'warn'
+param renotifyHours int = 24
+
+@secure()
+@description('Teams Workflows webhook URL. Stored in Key Vault; the app setting is a Key Vault reference.')
+param teamsWebhookUrl string = ''
+@secure()
+@description('SMTP password. Stored in Key Vault; the app setting is a Key Vault reference.')
+param smtpPassword string = ''
+
+@description('Upper bound of Flex Consumption instances (the queue worker scales out to this).')
+param maximumInstanceCount int = 40
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName, product: 'aks-backup-guard' }
+var subscriptions = filter(map(split(watchedSubscriptionIds, ','), s => toLower(trim(s))), s => !empty(s))
+var functionAppName = 'func-guard-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var deadLetterContainerName = 'eventgrid-deadletter'
+var storageTables = loadJsonContent('generated/storage.json')
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identities 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    guardIdentityName: 'id-guard-${resourceToken}'
+    eventGridIdentityName: 'id-guard-eventgrid-${resourceToken}'
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'stguard${resourceToken}'
+    containerNames: [deploymentContainerName, deadLetterContainerName]
+    tableNames: map(storageTables.tableSuffixes, s => '${tablePrefix}${s}')
+    queueNames: queueNames
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-guard-${resourceToken}'
+    applicationInsightsName: 'appi-guard-${resourceToken}'
+  }
+}
+
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'kv-guard-${take(resourceToken, 12)}'
+    teamsWebhookUrl: teamsWebhookUrl
+    smtpPassword: smtpPassword
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: deadLetterContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+    guardPrincipalId: identities.outputs.guardPrincipalId
+    eventGridPrincipalId: identities.outputs.eventGridPrincipalId
+  }
+}
+
+module functionApp 'app/function.bicep' = {
+  name: 'function'
+  scope: rg
+  dependsOn: [rbac]
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'guard' })
+    name: functionAppName
+    planName: 'plan-guard-${resourceToken}'
+    maximumInstanceCount: maximumInstanceCount
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    guardIdentityId: identities.outputs.guardIdentityId
+    guardClientId: identities.outputs.guardClientId
+    guardPrincipalId: identities.outputs.guardPrincipalId
+    subscriptions: join(subscriptions, ',')
+    mode: mode
+    remediateCluster: remediateCluster
+    inclusterChecks: inclusterChecks
+    driftScanSchedule: driftScanSchedule
+    tablePrefix: tablePrefix
+    extensionStorageAccountId: extensionStorageAccountId
+    extensionBlobContainer: extensionBlobContainer
+    emailTo: emailTo
+    emailFrom: emailFrom
+    smtpHost: smtpHost
+    smtpPort: smtpPort
+    smtpUser: smtpUser
+    smtpStartTls: smtpStartTls
+    acsEndpoint: acsEndpoint
+    minSeverity: minSeverity
+    renotifyHours: renotifyHours
+    teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
+    smtpPasswordSecretUri: keyVault.outputs.smtpPasswordSecretUri
+  }
+}
+
+module watched 'app/watched-subscription.bicep' = [
+  for sub in subscriptions: {
+    name: 'guard-watch-${take(uniqueString(sub, environmentName), 8)}'
+    scope: subscription(sub)
+    params: {
+      location: location
+      tags: tags
+      environmentName: environmentName
+      guardPrincipalId: identities.outputs.guardPrincipalId
+      remediateCluster: remediateCluster
+      inclusterChecks: inclusterChecks
+      eventsResourceGroupName: eventsResourceGroupName
+      eventSubscriptionsEnabled: eventSubscriptionsEnabled
+      functionAppId: functionApp.outputs.id
+      eventFunctionName: eventFunctionName
+      eventGridIdentityId: identities.outputs.eventGridIdentityId
+      deadLetterStorageAccountId: storage.outputs.id
+      deadLetterContainerName: deadLetterContainerName
+    }
+  }
+]
+
+module blobReaders 'app/blob-reader.bicep' = [
+  for accountId in blobReaderStorageAccountIds: {
+    name: 'guard-blob-reader-${take(uniqueString(accountId, environmentName), 8)}'
+    scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])
+    params: {
+      storageAccountName: last(split(accountId, '/'))
+      guardPrincipalId: identities.outputs.guardPrincipalId
+    }
+  }
+]
+
+// azd reads these into the environment (`azd env get-values`); no secret is ever an output.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = functionApp.outputs.name
+output SERVICE_GUARD_NAME string = functionApp.outputs.name
+output AZURE_CLIENT_ID string = identities.outputs.guardClientId
+output GUARD_PRINCIPAL_ID string = identities.outputs.guardPrincipalId
+output GUARD_SUBSCRIPTIONS string = join(subscriptions, ',')
+output GUARD_MODE string = mode
+output GUARD_TABLE_PREFIX string = tablePrefix
+output AzureWebJobsStorage__accountName string = storage.outputs.name
+output AzureWebJobsStorage__tableServiceUri string = storage.outputs.tableEndpoint
+output AzureWebJobsStorage__queueServiceUri string = storage.outputs.queueEndpoint
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.logAnalyticsCustomerId
