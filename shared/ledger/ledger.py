@@ -194,7 +194,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _json_chunks(prefix: str, value: object) -> dict[str, object]:
+def json_properties(prefix: str, value: object) -> dict[str, object]:
     text = json.dumps(value, separators=(",", ":"), sort_keys=True)
     parts = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)] or [""]
     out: dict[str, object] = {f"{prefix}{i}": part for i, part in enumerate(parts)}
@@ -202,7 +202,7 @@ def _json_chunks(prefix: str, value: object) -> dict[str, object]:
     return out
 
 
-def _json_read(entity: Mapping[str, Any], prefix: str) -> Any:
+def read_json(entity: Mapping[str, Any], prefix: str) -> Any:
     parts = int(entity.get(f"{prefix}Parts") or 0)
     text = "".join(str(entity.get(f"{prefix}{i}") or "") for i in range(parts))
     return json.loads(text) if text else None
@@ -299,7 +299,7 @@ class Ledger:
             }
             row = self._target_row(target, pk, rk, result.states, version, now, scan_id)
             has_journal = bool(result.transitions or outcomes)
-            row.update(_json_chunks("Pending", journal) if has_journal else {"PendingParts": 0})
+            row.update(json_properties("Pending", journal) if has_journal else {"PendingParts": 0})
             try:
                 if entity is None:
                     meta = self.current.create_entity(row)
@@ -335,7 +335,7 @@ class Ledger:
     def _states(self, entity: Mapping[str, Any] | None) -> dict[str, CheckState]:
         if entity is None:
             return {}
-        raw = _json_read(entity, "State") or {}
+        raw = read_json(entity, "State") or {}
         return {k: CheckState.from_dict(v) for k, v in raw.items()}
 
     def _target_row(
@@ -363,12 +363,12 @@ class Ledger:
             "Failing": sum(1 for s in states.values() if s.status in (Status.FAIL, Status.WARN)),
             "Unknown": sum(1 for s in states.values() if s.status is Status.UNKNOWN),
         }
-        row.update(_json_chunks("State", {k: v.to_dict() for k, v in sorted(states.items())}))
+        row.update(json_properties("State", {k: v.to_dict() for k, v in sorted(states.items())}))
         return row
 
     def _roll_forward(self, entity: Mapping[str, Any], etag: str) -> int:
         """Write out the entity's journal (history, scan change, outbox) and clear it. Idempotent."""
-        journal = _json_read(entity, "Pending")
+        journal = read_json(entity, "Pending")
         if not journal:
             return 0
         target_key = str(entity["TargetKey"])
@@ -399,7 +399,7 @@ class Ledger:
                     "Check": t.check,
                     "Summary": f"{t.kind}: {t.previous or 'none'} -> {t.current}",
                     **common,
-                    **_json_chunks("Data", t.to_dict()),
+                    **json_properties("Data", t.to_dict()),
                 }
             )
         for o in journal["outcomes"]:
@@ -414,7 +414,7 @@ class Ledger:
                     "Check": o["check"],
                     "Summary": f"{o['result']}: {o['description']}",
                     **common,
-                    **_json_chunks("Data", o),
+                    **json_properties("Data", o),
                 }
             )
         writes = 0
@@ -430,7 +430,7 @@ class Ledger:
                     "RowKey": keys.encode(target_key, max_length=400) + "~" + batch,
                     "Type": "scan-change",
                     **common,
-                    **_json_chunks("Data", [t.to_dict() for t in transitions]),
+                    **json_properties("Data", [t.to_dict() for t in transitions]),
                 },
                 mode=UpdateMode.REPLACE,
             )
@@ -452,7 +452,7 @@ class Ledger:
                 "Severity": str(t.severity),
                 "HistoryPartition": hpk,
                 **common,
-                **_json_chunks("Data", t.to_dict()),
+                **json_properties("Data", t.to_dict()),
             }
             for t in alerts
         ]
@@ -482,7 +482,7 @@ class Ledger:
                 return 1
             except ResourceModifiedError:
                 fresh = self._get(self.current, pk, rk)
-                journal = _json_read(fresh, "Pending") if fresh is not None else None
+                journal = read_json(fresh, "Pending") if fresh is not None else None
                 if fresh is None or not journal or journal.get("batch") != batch:
                     return 0  # someone else cleared it, or moved on (after rolling it forward)
                 etag = str(fresh.metadata["etag"])
@@ -572,7 +572,7 @@ class Ledger:
                 trigger_id=str(r.get("TriggerId") or ""),
                 scan_id=str(r.get("ScanId") or "") or None,
                 batch=str(r.get("Batch") or ""),
-                data=_json_read(r, "Data") or {},
+                data=read_json(r, "Data") or {},
             )
             for r in rows
         ]
@@ -587,7 +587,7 @@ class Ledger:
         by_target: dict[str, ScanChange] = {}
         for r in sorted(rows, key=lambda r: r["RowKey"]):
             key = str(r["TargetKey"])
-            trans = tuple(Transition.from_dict(t) for t in _json_read(r, "Data") or [])
+            trans = tuple(Transition.from_dict(t) for t in read_json(r, "Data") or [])
             prev = by_target.get(key)
             merged = (prev.transitions if prev else ()) + trans
             by_target[key] = ScanChange(key, str(r["ClusterId"]), str(r["VaultId"]), merged)
@@ -618,7 +618,7 @@ class Ledger:
         wanted = sorted({ids.normalize(s) for s in scopes if s and s.strip()})
         mrk = keys.encode(target.key)
         manifest = self._get(self.index, _MANIFEST_PARTITION, mrk)
-        before = set(_json_read(manifest, "Scopes") or []) if manifest is not None else set()
+        before = set(read_json(manifest, "Scopes") or []) if manifest is not None else set()
         if manifest is not None and before == set(wanted):
             return 0
         thash = keys.short_hash(target.key)
@@ -657,7 +657,7 @@ class Ledger:
                 "PartitionKey": _MANIFEST_PARTITION,
                 "RowKey": mrk,
                 "TargetKey": target.key,
-                **_json_chunks("Scopes", wanted),
+                **json_properties("Scopes", wanted),
             },
             mode=UpdateMode.REPLACE,
         )

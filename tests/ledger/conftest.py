@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
-from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from azure.core.pipeline.transport import HttpRequest, RequestsTransport
 
 from localdev.azurite import Azurite
 from shared.ledger.ledger import Ledger
-from shared.settings import Secret, StorageSettings
-from shared.storage_clients import table_service_client
-
-_ids = itertools.count()
-
-
-class CountingTransport(RequestsTransport):
-    """A real requests transport that counts every HTTP request it sends, by (method, kind)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
-
-    def send(self, request: HttpRequest, **kwargs: Any) -> Any:
-        path = request.url.split("?", 1)[0]
-        kind = "batch" if path.endswith("/$batch") else ("entity" if path.endswith(")") else "query")
-        with self._lock:
-            self.counts[(request.method, kind)] += 1
-        return super().send(request, **kwargs)
-
-    def reset(self) -> None:
-        with self._lock:
-            self.counts.clear()
-
-    @property
-    def writes(self) -> int:
-        return sum(n for (method, _), n in self.counts.items() if method != "GET")
-
-    @property
-    def batches(self) -> int:
-        return sum(n for (_, kind), n in self.counts.items() if kind == "batch")
-
-    @property
-    def reads(self) -> int:
-        return sum(n for (method, _), n in self.counts.items() if method == "GET")
+from tests.ledger.support import CountingTransport, make_ledger
 
 
 @pytest.fixture
@@ -58,9 +18,6 @@ def counter() -> CountingTransport:
 
 @pytest.fixture
 def ledger(azurite: Azurite, counter: CountingTransport) -> Iterator[Ledger]:
-    settings = StorageSettings(connection_string=Secret(azurite.connection_string))
-    service = table_service_client(settings, transport=counter)
-    led = Ledger(service, prefix=f"t{next(_ids)}x{threading.get_ident() % 10000}", renotify_hours=24)
-    led.create_tables()
+    led = make_ledger(azurite, transport=counter, renotify_hours=24)
     counter.reset()
     yield led

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from shared.ledger.ledger import Ledger
 from shared.ledger.transitions import TransitionKind
 from shared.model import Outcome, Status, Target, Trigger
-from tests.ledger.conftest import CountingTransport
 from tests.ledger.helpers import SUB, T0, finding, hours, target
+from tests.ledger.support import CountingTransport
 
 A = "role.vault-reader-on-cluster"
 B = "storage.network-access"
