@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from localdev.azure_sim.launcher import SimHandle, running_simulator
 from localdev.estates.generate import (
     GUARD_PRINCIPAL,
     GUARD_RBAC_CONDITION,
@@ -420,6 +421,25 @@ def test_demo_guard_identity(demo: dict[str, Any]) -> None:
             assert ix.holds(account, guard, ROLE_GUIDS["Storage Blob Data Reader"]), account
 
 
+def test_guard_can_list_every_backup_container(demo: dict[str, Any]) -> None:
+    """storage.container-dedicated needs List Blobs: RBAC (checked above) and the account's network
+    rules must admit the Guard, which the simulator sees as 127.0.0.1; otherwise it is unknown."""
+    ix = Index(demo)
+    for cluster_id, c in ix.clusters.items():
+        ext = c.get("extension")
+        if not ext:
+            continue
+        account_id = (
+            f"/subscriptions/{ext['storage_subscription_id']}/resourceGroups/{ext['storage_resource_group']}"
+            f"/providers/Microsoft.Storage/storageAccounts/{ext['storage_account']}"
+        ).lower()
+        account = ix.accounts[account_id]
+        assert account.get("public_network_access", "Enabled") != "Disabled", cluster_id
+        acls = account.get("network_acls") or {}
+        if acls.get("default_action", "Allow") == "Deny":
+            assert "127.0.0.1" in acls.get("ip_rules", []), cluster_id
+
+
 def test_manifest_lists_exactly_the_targets(demo: dict[str, Any], manifest: dict[str, Any]) -> None:
     ix = Index(demo)
     expected: set[tuple[str, str, str]] = set()
@@ -531,3 +551,34 @@ def test_generator_is_linear_enough_for_ten_thousand_targets() -> None:
     elapsed = time.perf_counter() - started
     assert sum(len(v["backup_instances"]) for v in Index(estate).vaults.values()) == 10_000
     assert elapsed < 10, elapsed
+
+
+# ---------------------------------------------------------------- the simulator accepts both
+
+
+def _guard_reads(sim: SimHandle, cluster_id: str) -> None:
+    status, _, body = sim.call("GET", f"{cluster_id}?api-version=2024-05-01", token=sim.token)
+    assert status == 200, body
+    assert body["id"].lower() == cluster_id.lower()
+
+
+def test_simulator_serves_the_demo_estate(manifest: dict[str, Any]) -> None:
+    with running_simulator(ESTATES / "demo.yaml") as sim:
+        for target in manifest["targets"]:
+            _guard_reads(sim, target["cluster_id"])
+        assert sim.admin_token == "sim-admin-token"
+
+
+def test_simulator_serves_a_generated_estate() -> None:
+    estate = generate_estate(200, 4, seed=11)
+    ix = Index(estate)
+    with running_simulator(estate) as sim:
+        _vault_id, _vault, bi = next(ix.instances())
+        _guard_reads(sim, bi["cluster_id"])
+        sub = next(iter(ix.subs))
+        status, _, body = sim.call(
+            "GET",
+            f"{sub}/providers/Microsoft.ContainerService/managedClusters?api-version=2024-05-01",
+            token=sim.token,
+        )
+        assert status == 200 and body["value"], body
