@@ -52,7 +52,7 @@ class Sim:
             return await self.admin(request)
         method = request.method.upper()
         route, params, path_known = self.router.match(method, path)
-        template = f"{method} {route.template}" if route else f"{method} <unmatched>"
+        template = f"{method} {route.label}" if route else f"{method} <unmatched>"
         subscription = (params.get("s") or sub_of(path) or "").lower() or None
         record: dict[str, Any] = {"status": 0, "principal": None, "subscription": subscription}
         try:

@@ -39,16 +39,26 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
     data_plane: bool = False
+    label: str = ""  # the counter key (defaults to the template)
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, methods: str, template: str, handler: Handler, *, data_plane: bool = False) -> None:
+    def add(
+        self, methods: str, template: str, handler: Handler, *, data_plane: bool = False, label: str = ""
+    ) -> None:
         """``methods`` is space separated, e.g. ``"GET PUT"``; routes match in the order added."""
         self.routes.append(
-            Route(frozenset(methods.upper().split()), template, _compile(template), handler, data_plane)
+            Route(
+                frozenset(methods.upper().split()),
+                template,
+                _compile(template),
+                handler,
+                data_plane,
+                label or template,
+            )
         )
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:

@@ -211,8 +211,12 @@ def test_storage_account_properties(sim: SimHandle) -> None:
     assert acct.public_network_access == "Enabled"
     assert acct.allow_shared_key_access is False
     assert len(acct.private_endpoint_connections) == 2
-    assert {a.name for a in client.storage_accounts.list()} == {"stbackup1"}
-    assert {a.name for a in client.storage_accounts.list_by_resource_group("rg-backup")} == {"stbackup1"}
+    assert {a.name for a in client.storage_accounts.list()} == {"stbackup1", "stnodata", "stlocked"}
+    assert {a.name for a in client.storage_accounts.list_by_resource_group("rg-backup")} == {
+        "stbackup1",
+        "stnodata",
+        "stlocked",
+    }
 
 
 def test_blob_container_arm_get_and_missing(sim: SimHandle) -> None:

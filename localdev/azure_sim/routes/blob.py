@@ -134,4 +134,10 @@ async def list_blobs(ctx: Ctx) -> web.Response:
 
 
 def register(router: Router) -> None:
-    router.add("GET", "/{account}/{container}", list_blobs, data_plane=True)
+    router.add(
+        "GET",
+        "/{account}/{container}",
+        list_blobs,
+        data_plane=True,
+        label="/{account}/{container}?restype=container&comp=list",
+    )

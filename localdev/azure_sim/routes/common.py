@@ -65,6 +65,10 @@ def lro_headers(ctx: Ctx, async_url: str) -> dict[str, str]:
     }
 
 
+def retry_hint(ctx: Ctx) -> dict[str, str]:
+    return {"Retry-After-Ms": str(ctx.config.lro_retry_after_ms)}
+
+
 def operation_status(ctx: Ctx, op_id: str) -> tuple[Operation, Json]:
     op = ctx.store.operations.get(op_id)
     if op is None:

@@ -21,6 +21,7 @@ from localdev.azure_sim.routes.common import (
     require_resource,
     require_rg,
     require_sub,
+    retry_hint,
     rg_path,
 )
 from localdev.azure_sim.store import Json
@@ -105,7 +106,7 @@ async def cluster(ctx: Ctx) -> web.Response:
     ctx.store.put(new)
     ctx.event_subject = rid
     op = new_operation(ctx, rid)
-    location = str(new.get("location", "westeurope")).replace(" ", "").lower()
+    location = _loc(new)
     url = (
         f"/subscriptions/{ctx.params['s']}/providers/Microsoft.ContainerService/locations/{location}"
         f"/operations/{op.id}"
@@ -118,7 +119,19 @@ async def cluster(ctx: Ctx) -> web.Response:
 async def cluster_operation(ctx: Ctx) -> web.Response:
     require_sub(ctx)
     _, status = operation_status(ctx, ctx.params["op"])
-    return json_response(status)
+    return json_response(status, headers=retry_hint(ctx))
+
+
+def _loc(body: Json) -> str:
+    return str(body.get("location", "westeurope")).replace(" ", "").lower()
+
+
+async def operation_result(ctx: Ctx) -> web.Response:
+    """Location polling of a finished delete: 204 No Content."""
+    require_sub(ctx)
+    if ctx.params["op"] not in ctx.store.operations:
+        raise not_found("Microsoft.ContainerService/locations/operationresults", ctx.params["op"])
+    return web.Response(status=204)
 
 
 def _binding_id(ctx: Ctx, base: str) -> str:
@@ -144,7 +157,11 @@ async def binding(ctx: Ctx) -> web.Response:
             return web.Response(status=204)
         ctx.store.delete(rid)
         ctx.event_subject = existing["id"]
-        return web.Response(status=200)
+        op = new_operation(ctx, rid, polls=0)
+        base = f"/subscriptions/{ctx.params['s']}/providers/Microsoft.ContainerService/locations/{_loc(cl)}"
+        headers = lro_headers(ctx, f"{base}/operations/{op.id}")
+        headers["Location"] = f"{ctx.base_url}{base}/operationresults/{op.id}?api-version={ctx.api_version()}"
+        return web.Response(status=202, headers=headers)
     props = ctx.body().get("properties") or {}
     source = props.get("sourceResourceId")
     roles = props.get("roles")
@@ -225,6 +242,11 @@ def register(router: Router) -> None:
         "GET",
         "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/operations/{op}",
         cluster_operation,
+    )
+    router.add(
+        "GET",
+        "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/operationresults/{op}",
+        operation_result,
     )
     router.add("GET", MC, list_by_rg)
     router.add("GET PUT PATCH", CLUSTER, cluster)

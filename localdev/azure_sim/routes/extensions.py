@@ -12,7 +12,7 @@ from localdev.azure_sim.context import Ctx, json_response
 from localdev.azure_sim.errors import ArmError, bad_request, not_found
 from localdev.azure_sim.paging import page
 from localdev.azure_sim.router import Router
-from localdev.azure_sim.routes.common import lro_headers, new_operation, operation_status
+from localdev.azure_sim.routes.common import lro_headers, new_operation, operation_status, retry_hint
 from localdev.azure_sim.routes.containerservice import CLUSTER, require_cluster
 from localdev.azure_sim.store import Json
 
@@ -95,7 +95,7 @@ async def extension_operation(ctx: Ctx) -> web.Response:
         ext = ctx.store.get(_ext_id(cl, ctx.params["extension"]))
         if ext is not None and ext["properties"].get("provisioningState") in ("Creating", "Updating"):
             ext["properties"]["provisioningState"] = "Succeeded"
-    return json_response(status)
+    return json_response(status, headers=retry_hint(ctx))
 
 
 def register(router: Router) -> None:
