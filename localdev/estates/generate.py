@@ -268,19 +268,18 @@ class _Subscription:
                 else None
             )
             vaulted = self.out.rng.random() < VAULTED_SHARE
-            cluster = self._cluster(
+            cluster_id, cluster = self._cluster(
                 i, cluster_rgs[r]["name"], f"nodes-{r:02d}", vaults[v], v, accounts[a], drift
             )
             cluster_rgs[r]["clusters"].append(cluster)
             vaults[v]["backup_instances"].append(
                 {
                     "name": f"bi-{cluster['name']}",
-                    "cluster_id": cluster["_id"],
+                    "cluster_id": cluster_id,
                     "policy": "daily-vaulted" if vaulted else "daily-operational",
                     "snapshot_resource_group_id": self.rg_id(self._snapshot_rg(v)),
                 }
             )
-            del cluster["_id"]
             if vaulted:
                 accounts_readable_by[a].add(v)
         for a, vault_indexes in enumerate(accounts_readable_by):
@@ -381,8 +380,8 @@ class _Subscription:
 
     def _cluster(
         self, i: int, rg: str, subnet: str, vault: Estate, v: int, account: Estate, drift: str | None
-    ) -> Estate:
-        """One cluster (with ``_id``, removed by the caller) and its per-cluster role assignments."""
+    ) -> tuple[str, Estate]:
+        """(id, cluster) for one cluster; grants its per-cluster role assignments."""
         out = self.out
         name = f"aks-{self.env}-{i:05d}"
         if drift == "nsg-without-service-tags":
@@ -395,7 +394,6 @@ class _Subscription:
             f"{self.rg_id(self.rg_backup)}/providers/Microsoft.DataProtection/backupVaults/{vault['name']}"
         )
         cluster: Estate = {
-            "_id": cluster_id,
             "name": name,
             "kubernetes_version": "1.20.15" if drift == "kubernetes-1.20" else "1.30.6",
             "disk_csi_driver": drift != "disk-csi-off",
@@ -447,7 +445,7 @@ class _Subscription:
             ]
         if drift != "vault-reader-on-cluster-missing":
             out.grant(cluster_id, vault["identity"]["principal_id"], "Reader")
-        return cluster
+        return cluster_id, cluster
 
 
 def _nsg_rule(name: str, priority: int, source: str) -> Estate:
