@@ -132,12 +132,7 @@ def test_large_batches_split_below_28_kb() -> None:
         card = assert_valid_card(p)
         assert len(json.dumps(p, ensure_ascii=False).encode()) <= MAX_TEAMS_BYTES
         assert "(part " in card["body"][0]["text"]
-    texts = [
-        e["text"]
-        for p in payloads
-        for e in assert_valid_card(p)["body"]
-        if e["type"] == "TextBlock"
-    ]
+    texts = [e["text"] for p in payloads for e in assert_valid_card(p)["body"] if e["type"] == "TextBlock"]
     assert sum(1 for x in texts if "New failure" in x) == 60  # nothing lost in the split
 
 
