@@ -229,6 +229,7 @@ class BlobContainerInfo:
     name: str
     exists: bool
     blob_names: tuple[str, ...] = ()  # a bounded sample of names (first page)
+    listing_denied: str | None = None  # why the names could not be listed (existence known from ARM)
 
 
 @dataclass(frozen=True)

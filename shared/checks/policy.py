@@ -1,14 +1,17 @@
 """Azure Policy check: Kubernetes policy assignments exclude namespace dataprotection-microsoft.
 
 An assignment counts as a Kubernetes policy when it has the ``excludedNamespaces`` parameter
-(``excluded_namespaces is not None``). Assignments with enforcementMode ``DoNotEnforce`` only audit
-and cannot block the extension, so they are not reported.
+(``excluded_namespaces is not None``). Only assignments whose scope is the cluster or one of its
+ancestors govern it (a subscription-wide listing also returns other resource groups').
+Assignments with enforcementMode ``DoNotEnforce`` only audit and cannot block the extension, so
+they are not reported.
 """
 
 from __future__ import annotations
 
 import json
 
+from shared import ids
 from shared.checks._common import failing, passed, quote, unreadable
 from shared.model import Finding, PolicyAssignmentInfo, Snapshot, Unreadable
 
@@ -47,7 +50,14 @@ def check_namespace_excluded(snapshot: Snapshot) -> Finding:
     assignments = snapshot.policy_assignments
     if isinstance(assignments, Unreadable):
         return unreadable(check, "policy assignments", assignments)
-    kubernetes = [a for a in assignments if a.excluded_namespaces is not None and _enforced(a)]
+    cluster_id = snapshot.target.cluster_id
+    kubernetes = [
+        a
+        for a in assignments
+        if a.excluded_namespaces is not None
+        and _enforced(a)
+        and ids.is_at_or_above(_scope_of(a.id), cluster_id)
+    ]
     offending = [a for a in kubernetes if not _excludes(a)]
     if not kubernetes:
         return passed(check, "no enforced Kubernetes policy assignments apply to the cluster")

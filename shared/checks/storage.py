@@ -131,6 +131,8 @@ def check_container_dedicated(snapshot: Snapshot) -> Finding:
         return unreadable(check, "blob container", container)
     if container is None or not container.exists:
         return not_applicable(check, "no backup blob container found (see extension.storage-location)")
+    if container.listing_denied:
+        return unreadable(check, "blob names", Unreadable(container.listing_denied, "denied"))
     unrelated = [name for name in container.blob_names if not is_backup_blob(name)]
     if not unrelated:
         if not container.blob_names:

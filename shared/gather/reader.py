@@ -356,7 +356,10 @@ class ArmReader:
             except ResourceNotFoundError:
                 return BlobContainerInfo(name=container, exists=False)
             return BlobContainerInfo(
-                name=container, exists=True, blob_names=("<not readable: no data access>",)
+                name=container,
+                exists=True,
+                listing_denied=f"listing blobs in {account}/{container} was denied (HTTP 403): the Guard "
+                "needs Storage Blob Data Reader on the account",
             )
 
         return self._once(key, sub, f"list blobs in {account}/{container}", run)

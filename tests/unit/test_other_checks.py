@@ -188,3 +188,22 @@ def test_service_tag_comparison_is_case_insensitive() -> None:
 
 def test_nsg_unreadable_is_unknown() -> None:
     assert check_nsg_service_tags(b.healthy(node_subnet_nsgs=b.DENIED)).status is Status.UNKNOWN
+
+
+def test_only_assignments_at_or_above_the_cluster_govern_it() -> None:
+    other_rg = f"/subscriptions/{b.SUB}/resourceGroups/rg-other"
+    elsewhere = b.k8s_policy(
+        "k8s-other-rg",
+        id=f"{other_rg}/providers/Microsoft.Authorization/policyAssignments/k8s-other-rg",
+        excluded_namespaces=("kube-system",),
+    )
+    assert check_namespace_excluded(b.healthy(policy_assignments=(elsewhere,))).status is Status.PASS
+    on_cluster_rg = b.k8s_policy(
+        "k8s-cluster-rg",
+        id=f"{b.CLUSTER_RG_ID}/providers/Microsoft.Authorization/policyAssignments/k8s-cluster-rg",
+        excluded_namespaces=("kube-system",),
+    )
+    assert (
+        check_namespace_excluded(b.healthy(policy_assignments=(elsewhere, on_cluster_rg))).status
+        is Status.WARN
+    )

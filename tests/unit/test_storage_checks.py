@@ -210,3 +210,12 @@ def test_shared_key_disabled_and_extension_unreadable_is_unknown() -> None:
 
 def test_shared_key_unreadable_storage_is_unknown() -> None:
     assert check_shared_key_access(b.healthy(storage_account=b.DENIED)).status is Status.UNKNOWN
+
+
+def test_container_listing_denied_is_unknown_not_a_warning() -> None:
+    denied = BlobContainerInfo(
+        name="aks-backups", exists=True, listing_denied="HTTP 403 AuthorizationPermissionMismatch"
+    )
+    finding = check_container_dedicated(b.healthy(blob_container=denied))
+    assert finding.status is Status.UNKNOWN
+    assert "403" in finding.detail
