@@ -83,7 +83,7 @@ class Sim:
         base_headers = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": correlation}
         if self.config.latency_ms > 0:
             await asyncio.sleep(self.config.latency_ms / 1000.0)
-        fault = self.faults.pick(method, request.path_qs)
+        fault = self.faults.pick(method, request.path)
         if fault is not None:
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000.0)

@@ -47,14 +47,14 @@ class Faults:
     def clear(self) -> None:
         self.rules = []
 
-    def pick(self, method: str, path_qs: str) -> FaultRule | None:
+    def pick(self, method: str, path: str) -> FaultRule | None:
         """The first rule that hits this request (consumes one of its ``count``)."""
         for rule in self.rules:
             if rule.method and rule.method != method.upper():
                 continue
             if rule.count is not None and rule.count <= 0:
                 continue
-            if not rule.path.search(path_qs):
+            if not rule.path.search(path):
                 continue
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                 continue
