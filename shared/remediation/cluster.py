@@ -16,6 +16,7 @@ from shared import ids
 from shared.arm import ArmClients
 from shared.gather.reader import parse
 from shared.model import EXTENSION_TYPE, Outcome
+from shared.remediation._state import state_of
 from shared.remediation.plan import (
     EXTENSION_NAMESPACE,
     Action,
@@ -47,7 +48,7 @@ def apply_cluster_storage_profile(action: Action, clients: ArmClients, settings:
     from azure.mgmt.containerservice.models import ManagedCluster
 
     result = aks.managed_clusters.begin_create_or_update(rg, name, ManagedCluster(body)).result()
-    state = str(getattr(getattr(result, "properties", None), "provisioning_state", None) or "Succeeded")
+    state = state_of(result)
     if state.lower() != "succeeded":
         return action.outcome("failed", f"cluster update ended {state}")
     return action.outcome("applied", f"storageProfile.{key}.enabled set to true")
@@ -55,6 +56,18 @@ def apply_cluster_storage_profile(action: Action, clients: ArmClients, settings:
 
 def extension_body(params: ExtensionInstallParams) -> dict[str, Any]:
     """The extension PUT body (REST casing), as ``az k8s-extension create`` sends it for AKS backup."""
+    if params.existing_configuration:
+        settings = dict(params.existing_configuration)
+        settings.setdefault("credentials.tenantId", params.tenant_id)
+        return {
+            "properties": {
+                "extensionType": EXTENSION_TYPE,
+                "autoUpgradeMinorVersion": True,
+                "releaseTrain": "stable",
+                "scope": {"cluster": {"releaseNamespace": EXTENSION_NAMESPACE}},
+                "configurationSettings": settings,
+            }
+        }
     _, rg, account = parse(params.storage_account_id)
     return {
         "properties": {
@@ -90,11 +103,8 @@ def apply_extension_install(action: Action, clients: ArmClients, settings: Setti
         params.extension_name,
         extension_body(params),
     ).result()
-    state = str(
-        getattr(getattr(result, "properties", None), "provisioning_state", None)
-        or getattr(result, "provisioning_state", None)
-        or "Succeeded"
-    )
+    state = state_of(result)
     if state.lower() != "succeeded":
         return action.outcome("failed", f"extension {params.extension_name} ended {state}")
-    return action.outcome("applied", f"extension {params.extension_name} installed")
+    verb = "re-applied" if params.repair else "installed"
+    return action.outcome("applied", f"extension {params.extension_name} {verb}")

@@ -60,6 +60,7 @@ NAMESPACE = uuid.UUID("5f0c3d52-6a0e-4a8e-9c55-0b6a1c2d7e41")
 """Fixed uuid5 namespace of the Guard's deterministic names (never change: names must be stable)."""
 
 KUBERNETES_CONFIGURATION = "Microsoft.KubernetesConfiguration"
+_REPAIRABLE_EXTENSION_STATES = frozenset({"failed", "canceled"})
 EXTENSION_NAME = "azure-aks-backup"
 EXTENSION_NAMESPACE = "dataprotection-microsoft"
 
@@ -131,6 +132,11 @@ class ExtensionInstallParams:
     storage_account_id: str
     blob_container: str
     tenant_id: str
+    existing_configuration: tuple[tuple[str, str], ...] = ()  # a repair keeps the failed one's settings
+
+    @property
+    def repair(self) -> bool:
+        return bool(self.existing_configuration)
 
 
 ActionParams = (
@@ -331,13 +337,40 @@ def _extension_action(snapshot: Snapshot, check: str, settings: Settings) -> Act
     extension = snapshot.extension
     if isinstance(extension, Unreadable):
         return _skip(kind, check, description, f"extensions unreadable: {extension.reason}")
+    vault = snapshot.vault
+    if not isinstance(vault, VaultInfo) or not vault.tenant_id:
+        return _skip(kind, check, description, "the vault's identity tenant is unknown")
     if isinstance(extension, ExtensionInfo):
-        return _skip(
+        state = (extension.provisioning_state or "").strip().lower()
+        if state not in _REPAIRABLE_EXTENSION_STATES:
+            return _skip(
+                kind,
+                check,
+                description,
+                f"extension {extension.name} is {extension.provisioning_state or 'in an unknown state'}: "
+                "left alone (only Failed or Canceled installs are retried)",
+            )
+        if extension.storage_account_id is None or not extension.blob_container:
+            return _skip(
+                kind,
+                check,
+                description,
+                f"extension {extension.name} is {extension.provisioning_state} and its configuration names "
+                "no complete storage location: not retried automatically",
+            )
+        return Action(
             kind,
             check,
-            description,
-            f"extension {extension.name} exists in state {extension.provisioning_state or 'unknown'}: "
-            "not reinstalled automatically (repair or delete it, then the Guard installs a fresh one)",
+            f"retry the {extension.provisioning_state} backup extension {extension.name} on "
+            f"{ids.name_of(target.cluster_id)} with its own configuration",
+            ExtensionInstallParams(
+                target.cluster_id,
+                extension.name,
+                extension.storage_account_id,
+                extension.blob_container,
+                vault.tenant_id,
+                existing_configuration=tuple(sorted(extension.configuration.items())),
+            ),
         )
     location = storage_location(snapshot, settings)
     if location is None:
@@ -351,9 +384,6 @@ def _extension_action(snapshot: Snapshot, check: str, settings: Settings) -> Act
     account_id, container = location
     if not _is_storage_account_id(account_id):
         return _skip(kind, check, description, f"storage location {account_id!r} is not a storage account id")
-    vault = snapshot.vault
-    if not isinstance(vault, VaultInfo) or not vault.tenant_id:
-        return _skip(kind, check, description, "the vault's identity tenant is unknown")
     return Action(
         kind,
         check,

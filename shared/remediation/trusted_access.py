@@ -9,6 +9,7 @@ from __future__ import annotations
 from shared.arm import ArmClients
 from shared.gather.reader import parse
 from shared.model import Outcome
+from shared.remediation._state import state_of
 from shared.remediation.plan import Action, TrustedAccessParams
 from shared.settings import Settings
 
@@ -33,7 +34,7 @@ def apply_trusted_access(action: Action, clients: ArmClients, settings: Settings
         params.binding_name,
         body,
     ).result()
-    state = str(getattr(result, "provisioning_state", None) or "Succeeded")
+    state = state_of(result)
     verb = "updated" if params.repair else "created"
     if state.lower() != "succeeded":
         return action.outcome("failed", f"binding {params.binding_name} {verb} but ended {state}")

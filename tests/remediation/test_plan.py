@@ -216,3 +216,17 @@ def test_merged_network_acls_keeps_every_rule() -> None:
     assert merged["bypass"] == "Logging, Metrics, AzureServices"
     assert merged_network_acls(merged, b.VAULT_ID.lower(), b.TENANT) is None
     assert merged_network_acls({"bypass": "None"}, b.VAULT_ID, b.TENANT)["bypass"] == "AzureServices"  # type: ignore[index]
+
+
+def test_failed_extension_is_retried_with_its_own_configuration_transitional_left_alone() -> None:
+    on = settings(GUARD_REMEDIATE_CLUSTER="true")
+    failed = replace(b.healthy(), extension=b.extension(provisioning_state="Failed"))
+    params = by_check(plan_for(failed, on))["extension.installed"].params
+    assert isinstance(params, ExtensionInstallParams) and params.repair
+    assert params.extension_name == "azure-aks-backup"
+    assert dict(params.existing_configuration) == dict(b.extension().configuration)
+    creating = replace(b.healthy(), extension=b.extension(provisioning_state="Creating"))
+    findings = [f for f in evaluate(creating) if f.check == "extension.installed"]
+    findings = [replace(f, status=Status.FAIL) for f in findings]  # even if reported as fail
+    p = plan(creating, findings, on)
+    assert p.actions == () and "left alone" in p.skipped[0].reason
