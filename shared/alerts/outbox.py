@@ -21,6 +21,10 @@ Alert rows are written by the ledger in the same record() that commits the trans
    server's Retry-After, at most 6 h), or after ``GUARD_ALERT_MAX_ATTEMPTS`` failures / a permanent
    error marks them ``dead`` and writes a ``d~`` history row (the dead-letter record).
 
+With no channel configured, drain leaves rows queued. :meth:`Outbox.purge` deletes delivered rows
+after a retention period (a journal is rolled forward within seconds, so a purged alert can no
+longer be re-created); dead rows stay as the dead-letter queue.
+
 Delivery is exactly once for every crash before the send starts (the common case: the process
 died between recording and sending) and at least once if a drainer dies after sending but before
 marking the row delivered (the lease expires and the alert is sent again).
@@ -122,6 +126,9 @@ class Outbox:
         now = now or datetime.now(UTC)
         if recover:
             self.ledger.recover_pending()
+        if not self.channels:
+            logger.debug("outbox: no alert channel configured; alerts stay queued")
+            return DrainResult()
         rows = self._due(now, limit)
         groups: dict[tuple[str, str, str], list[TableEntity]] = {}
         for row in rows:
@@ -162,6 +169,29 @@ class Outbox:
                 result.dead,
             )
         return result
+
+    def purge(self, *, now: datetime | None = None, keep: timedelta = timedelta(days=7)) -> int:
+        """Delete delivered rows older than ``keep`` (their ``n~`` history rows stay). Dead rows are
+        kept: they are the dead-letter queue. Returns the number of rows deleted."""
+        cutoff = (now or datetime.now(UTC)) - keep
+        deleted = 0
+        for pk in (OUTBOX_ALERT_PARTITION, OUTBOX_DIGEST_PARTITION):
+            rows = self.table.query_entities(
+                "PartitionKey eq @pk and State eq 'delivered' and DeliveredAt lt @cutoff",
+                parameters={"pk": pk, "cutoff": cutoff},
+            )
+            for row in rows:
+                try:
+                    self.table.delete_entity(
+                        row["PartitionKey"],
+                        row["RowKey"],
+                        etag=row.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    deleted += 1
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    pass
+        return deleted
 
     def _due(self, now: datetime, limit: int) -> list[TableEntity]:
         rows: list[TableEntity] = []

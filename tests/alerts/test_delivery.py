@@ -229,6 +229,9 @@ def test_crash_between_record_and_send_delivers_exactly_once_on_next_run(
     assert len(teams.received) == 1  # two concurrent drainers, one card
     assert teams_outbox(fresh, teams).drain(now=T0 + hours(3)).messages == 0
     assert len(teams.received) == 1
+    # delivered rows are purged after the retention period; dead rows would stay
+    assert teams_outbox(fresh, teams).purge(now=T0 + hours(2)) == 0
+    assert teams_outbox(fresh, teams).purge(now=T0 + timedelta(days=8)) == 2
 
 
 def test_acs_email_send_and_operation_polling(ledger: Ledger, acs: AcsEmailReceiver) -> None:

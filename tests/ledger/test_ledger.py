@@ -184,11 +184,27 @@ def test_crash_after_state_write_is_rolled_forward_once(ledger: Ledger) -> None:
     except Exception as exc:  # the history table does not exist: the "crash"
         assert "TableNotFound" in str(exc) or "not exist" in str(exc).lower() or exc
     assert [h for h in ledger.history(t.key) if h.type == "transition"] == []
+    journal = {k: v for k, v in ledger.current.get_entity(*_row_keys(t)).items() if k.startswith("Pending")}
+    assert journal["PendingParts"] == 1
     assert ledger.recover_pending() == 1
     assert ledger.recover_pending() == 0
+    # a second roll-forward of the same journal (two recoverers racing) changes nothing: the
+    # outbox row keeps its delivery state, history rows are the same rows
+    (row,) = ledger.outbox.list_entities()
+    ledger.outbox.upsert_entity(
+        {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], "State": "delivered"}
+    )
+    ledger.current.upsert_entity({"PartitionKey": _row_keys(t)[0], "RowKey": _row_keys(t)[1], **journal})
+    assert ledger.recover_pending() == 1
+    assert [r["State"] for r in ledger.outbox.list_entities()] == ["delivered"]
     rows = [h for h in ledger.history(t.key) if h.type == "transition"]
     assert [r.data["kind"] for r in rows] == ["new-failure"]
-    assert len(list(ledger.outbox.list_entities())) == 1
     # recording the same findings again writes nothing new
     r = ledger.record(t, [finding(A, Status.FAIL)], trigger=EVENT, now=T0 + hours(2))
     assert r.transitions == () and r.writes == 0
+
+
+def _row_keys(t: Target) -> tuple[str, str]:
+    from shared.ledger import keys
+
+    return keys.encode(t.subscription_id), keys.encode(t.key)
