@@ -240,7 +240,6 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output SERVICE_GUARD_NAME string = functionApp.outputs.name
-output AZURE_CLIENT_ID string = identities.outputs.guardClientId
 output GUARD_PRINCIPAL_ID string = identities.outputs.guardPrincipalId
 output GUARD_SUBSCRIPTIONS string = join(subscriptions, ',')
 output GUARD_MODE string = mode
