@@ -115,3 +115,43 @@ def test_main_bicep_compiles(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["resources"]
+
+
+def _event_grid_function_names() -> set[str]:
+    """Names of Event Grid triggered functions in handlers/ (def name, or a function_name decorator)."""
+    import ast
+
+    names: set[str] = set()
+    for path in sorted((bicep.ROOT / "handlers").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            calls = [
+                d
+                for d in node.decorator_list
+                if isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute)
+            ]
+            if not any(
+                c.func.attr == "event_grid_trigger" for c in calls if isinstance(c.func, ast.Attribute)
+            ):
+                continue
+            explicit = [
+                c.args[0].value
+                for c in calls
+                if isinstance(c.func, ast.Attribute)
+                and c.func.attr == "function_name"
+                and c.args
+                and isinstance(c.args[0], ast.Constant)
+            ]
+            names.add(str(explicit[0]) if explicit else node.name)
+    return names
+
+
+def test_event_subscriptions_target_the_event_grid_function() -> None:
+    names = _event_grid_function_names()
+    if not names:
+        pytest.skip("no Event Grid triggered function in handlers/ yet")
+    default = re.search(
+        r"^param eventFunctionName string = '([^']+)'", MAIN.read_text(encoding="utf-8"), re.M
+    )
+    assert default and default.group(1) in names, (default and default.group(1), names)
