@@ -45,6 +45,8 @@ conditional write, so a worker that lost a race leaves no phantom rows.
 
 **Cost**: an unchanged evaluation writes nothing; a scan adds one ``LastSeen`` heartbeat per target,
 merged in batch transactions of up to 100 rows of one subscription partition (:class:`ScanSession`).
+Reads: one point read per target, or one partition query per subscription with
+:meth:`ScanSession.preload`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -264,9 +266,12 @@ class Ledger:
         trigger: Trigger,
         scan_id: str | None = None,
         now: datetime | None = None,
+        prefetched: TableEntity | None | Literal[False] = False,
     ) -> RecordResult:
         """Diff ``findings`` against the ledger and write what changed (see the module doc).
 
+        ``prefetched`` is the target's row as just read by a partition query (None: no row), used
+        instead of the first point read (:meth:`ScanSession.preload`); False reads it.
         Safe to repeat and to run concurrently; raises :class:`LedgerConflictError` only after
         many lost ETag races in a row, and azure-core errors for storage failures.
         """
@@ -275,9 +280,12 @@ class Ledger:
         outcomes = tuple(outcomes)
         pk, rk = keys.encode(target.subscription_id), keys.encode(target.key)
         writes = conflicts = 0
-        for _ in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             now = fixed_now or _now()
-            entity = self._get(self.current, pk, rk)
+            if attempt == 0 and prefetched is not False:
+                entity = prefetched
+            else:
+                entity = self._get(self.current, pk, rk)
             if entity is not None and int(entity.get("PendingParts") or 0):
                 writes += self._roll_forward(entity, str(entity.metadata["etag"]))
                 entity = self._get(self.current, pk, rk)
@@ -730,8 +738,20 @@ class ScanSession:
         self.scan_id = scan_id
         self.now = now
         self._unchanged: dict[str, Target] = {}
+        self._preloaded: dict[str, dict[str, TableEntity]] = {}
         self.results: list[RecordResult] = []
         self.transactions = 0
+
+    def preload(self, subscription_id: str) -> int:
+        """Read every target row of one subscription with one partition query (paged by 1,000), so
+        the following record() calls for its targets skip their point reads. Each row is used once,
+        for the first attempt only (a conflict re-reads). Returns the number of rows read."""
+        pk = keys.encode(subscription_id.lower())
+        rows = self.ledger.current.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
+        cache = self._preloaded.setdefault(pk, {})
+        for row in rows:
+            cache[str(row["RowKey"])] = row
+        return len(cache)
 
     def record(
         self,
@@ -743,8 +763,18 @@ class ScanSession:
         now: datetime | None = None,
     ) -> RecordResult:
         trig = trigger or Trigger("scan", self.scan_id)
+        pk, rk = keys.encode(target.subscription_id), keys.encode(target.key)
+        prefetched: TableEntity | None | Literal[False] = False
+        if pk in self._preloaded:
+            prefetched = self._preloaded[pk].pop(rk, None)
         result = self.ledger.record(
-            target, findings, outcomes=outcomes, trigger=trig, scan_id=self.scan_id, now=now or self.now
+            target,
+            findings,
+            outcomes=outcomes,
+            trigger=trig,
+            scan_id=self.scan_id,
+            now=now or self.now,
+            prefetched=prefetched,
         )
         self.results.append(result)
         if result.writes == 0:

@@ -27,8 +27,15 @@ class CountingTransport(RequestsTransport):
         self._lock = threading.Lock()
 
     def send(self, request: HttpRequest, **kwargs: Any) -> Any:
-        path = request.url.split("?", 1)[0]
-        kind = "batch" if path.endswith("/$batch") else ("entity" if path.endswith(")") else "query")
+        path, _, query = request.url.partition("?")
+        if path.endswith("/$batch"):
+            kind = "batch"
+        elif request.method == "GET" and ("filter=" in query or path.endswith("()")):
+            kind = "query"
+        elif path.endswith(")"):
+            kind = "entity"
+        else:
+            kind = "insert" if request.method == "POST" else "table"
         with self._lock:
             self.counts[(request.method, kind)] += 1
         return super().send(request, **kwargs)

@@ -135,9 +135,19 @@ def test_unchanged_rescan_of_200_targets_costs_two_transactions_per_partition(
     assert counter.writes == counter.batches == 2  # 100 targets in each of 2 partitions
     assert counter.batches <= 2 * len(subs)
     assert counter.reads == 200  # one point read per target
+    counter.reset()
+
+    with ledger.scan("scan-3", now=T0 + hours(2)) as scan:  # the same, reading by partition
+        for sub in subs:
+            assert scan.preload(sub) == 100
+        for n, t in enumerate(targets):
+            scan.record(t, findings(n))
+    print(f"unchanged rescan with preload: {dict(counter.counts)}")
+    assert counter.batches == counter.writes == 2
+    assert counter.reads == 2  # one partition query per subscription
     states = ledger.list_current(subscription_id=SUB)
     assert len(states) == 100
-    assert all(s.last_seen == T0 + hours(1) and s.last_scan_id == "scan-2" for s in states)
+    assert all(s.last_seen == T0 + hours(2) and s.last_scan_id == "scan-3" for s in states)
     assert all(s.last_changed == T0 for s in states)
 
 
