@@ -250,6 +250,8 @@ def diff(
                 )
             )
             new = replace(new, last_notified=now)
+            if finding.status in FAILING and any(a.result == "failed" for a in acts):
+                new = replace(new, remediation_failed_for=new.since)  # this alert already says so
         if old != new:
             states[finding.check] = new
             changed.add(finding.check)

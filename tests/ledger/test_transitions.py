@@ -85,3 +85,11 @@ def test_severity() -> None:
     assert t[0].severity == "fail"  # the resolution of a failure is reported at its level
     t, _ = run({}, Status.WARN, 0)
     assert t[0].severity == "warn"
+
+
+def test_failed_action_reported_with_the_new_failure_is_not_repeated() -> None:
+    failed = (Outcome("ra", CHECK, "failed", "assign Reader", "403"),)
+    transitions, states = run({}, Status.FAIL, 0, outcomes=failed)
+    assert [t.kind for t in transitions] == [TransitionKind.NEW_FAILURE]
+    assert transitions[0].outcomes == failed
+    assert run(states, Status.FAIL, 1, outcomes=failed)[0] == ()
