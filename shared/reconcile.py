@@ -84,7 +84,7 @@ def _invalidate(reader: ArmReader, action: Action) -> None:
         reader.invalidate(extensions_of=p.cluster_id)
 
 
-def _pending(findings: list[Finding], outcomes: list[Outcome]) -> tuple[Finding, ...]:
+def mark_pending_propagation(findings: list[Finding], outcomes: list[Outcome]) -> tuple[Finding, ...]:
     """Role findings still failing although this run wrote (or found) their assignment -> pass."""
     written = {o.check for o in outcomes if o.action.startswith("role-assignment:") and o.result in _WRITTEN}
     out = []
@@ -151,9 +151,9 @@ def reconcile(
         actions.extend(new)
         applied.extend(new_outcomes)
         current = list(zip(new, new_outcomes, strict=True))
-    after = _pending(findings, applied)
+    after = mark_pending_propagation(findings, applied)
     full_plan = Plan(tuple(actions), tuple(skipped))
     return ReconcileResult(before, full_plan, (*skipped, *applied), after)
 
 
-__all__ = ["PENDING", "ReconcileResult", "reconcile"]
+__all__ = ["PENDING", "ReconcileResult", "mark_pending_propagation", "reconcile"]
