@@ -128,7 +128,8 @@ def _print_history(history: dict[str, list[HistoryEntry]], fmt: str, out: IO[str
         console.print("No such target in the ledger.")
         return
     for key, entries in history.items():
-        table = Table(title=f"History of {key}")
+        cluster, _, vault = key.partition("|")
+        table = Table(title=f"History of cluster {ids.name_of(cluster)} / vault {ids.name_of(vault)}")
         for col in ("When (UTC)", "Type", "Check", "What", "Trigger"):
             table.add_column(col, overflow="fold")
         for e in entries:
