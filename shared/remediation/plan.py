@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from shared import ids
@@ -165,8 +165,14 @@ class Action:
     def outcome(self, result: OutcomeResult, reason: str = "") -> Outcome:
         return Outcome(self.id, self.check, result, self.description, reason)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"action": self.id, "kind": self.kind, "check": self.check, "description": self.description}
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.id,
+            "kind": self.kind,
+            "check": self.check,
+            "description": self.description,
+            "params": asdict(self.params),
+        }
 
 
 @dataclass(frozen=True)
