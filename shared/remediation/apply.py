@@ -32,6 +32,7 @@ from shared.remediation.provider import apply_provider_registration
 from shared.remediation.roles import apply_role_assignment
 from shared.remediation.storage import apply_storage_network
 from shared.remediation.trusted_access import apply_trusted_access
+from shared.roles import ALLOWED_ROLE_GUIDS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,16 @@ def write_scope(action: Action) -> str:
 
 
 def _guard(action: Action, settings: Settings) -> str | None:
-    """Why this action must not be written under ``settings`` (re-checked at apply time), or None."""
+    """Why this action must not be written under ``settings``, or None.
+
+    Re-checks the planner's rules at the last moment (mode, cluster opt-in, watched subscription,
+    matrix role), so an Action built by hand cannot bypass them.
+    """
     if not settings.enforce:
         return "report mode"
+    params = action.params
+    if isinstance(params, RoleAssignmentParams) and params.role_guid.lower() not in ALLOWED_ROLE_GUIDS:
+        return f"role {params.role_guid} is not in the role matrix"
     if action.kind in CLUSTER_KINDS and not settings.remediate_cluster:
         return "cluster changes need GUARD_REMEDIATE_CLUSTER=true"
     try:

@@ -230,3 +230,34 @@ def test_failed_extension_is_retried_with_its_own_configuration_transitional_lef
     findings = [replace(f, status=Status.FAIL) for f in findings]  # even if reported as fail
     p = plan(creating, findings, on)
     assert p.actions == () and "left alone" in p.skipped[0].reason
+
+
+def test_apply_refuses_hand_built_actions_outside_the_rules() -> None:
+    """apply re-checks the safety rules before any request (the endpoint here accepts none)."""
+    from shared.arm import ArmClients
+    from shared.remediation.apply import apply_one
+    from shared.roles import BUILTIN_ROLES
+    from shared.settings import ArmSettings, Secret
+
+    s = settings()
+    clients = ArmClients(ArmSettings(endpoint="https://127.0.0.1:9", token=Secret("x"), retry_total=0))
+    owner = BUILTIN_ROLES["Owner"]
+    name = role_assignment_name(b.CLUSTER_ID, b.VAULT_PRINCIPAL, owner)
+    rogue = Action(
+        "role-assignment",
+        "role.vault-reader-on-cluster",
+        "assign Owner",
+        RoleAssignmentParams(b.CLUSTER_ID, b.VAULT_PRINCIPAL, owner, "Owner", name),
+    )
+    assert apply_one(rogue, clients, s).reason == f"role {owner} is not in the role matrix"
+    reader = BUILTIN_ROLES["Reader"]
+    outside = Action(
+        "role-assignment",
+        "role.vault-reader-on-cluster",
+        "assign Reader",
+        RoleAssignmentParams(b.CLUSTER_ID, b.VAULT_PRINCIPAL, reader, "Reader", name),
+    )
+    refused = apply_one(outside, clients, settings(GUARD_SUBSCRIPTIONS=b.STORAGE_SUB))
+    assert refused.result == "skipped" and "outside GUARD_SUBSCRIPTIONS" in refused.reason
+    # the control: an allowed action does reach the (closed) endpoint and fails there
+    assert apply_one(outside, clients, s).result == "failed"
