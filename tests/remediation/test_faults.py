@@ -9,6 +9,7 @@ start, and aks-search-prod's cluster identity never replicates during the test.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -123,3 +124,21 @@ def test_report_mode_apply_writes_nothing(sim: SimHandle) -> None:
     sim.reset_counters()
     assert [apply_one(a, clients, settings).reason for a in actions] == ["report mode"] * len(actions)
     assert h.writes(sim) == 0
+
+
+def test_provider_registration_wait_is_bounded(sim: SimHandle) -> None:
+    target = h.target("aks-sandbox-weu")
+    settings = h.settings_for(sim, GUARD_PROVIDER_WAIT_SECONDS="0.2")  # the simulator takes 1 s
+    clients = h.clients_for(settings)
+    result = reconcile(target, settings, clients)
+    [outcome] = result.outcomes
+    assert outcome.action == "provider-registration:subscription.kubernetes-configuration-registered"
+    assert outcome.result == "applied" and "still Registering" in outcome.reason
+    after = {f.check: f.status for f in result.after_findings}
+    assert after["subscription.kubernetes-configuration-registered"] is Status.WARN
+    time.sleep(1.2)
+    sim.reset_counters()
+    again = reconcile(target, settings, clients)
+    assert again.outcomes == () and h.writes(sim) == 0
+    final = {f.check: f.status for f in again.after_findings}
+    assert final["subscription.kubernetes-configuration-registered"] is Status.PASS
