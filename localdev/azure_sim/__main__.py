@@ -80,13 +80,15 @@ async def serve(args: argparse.Namespace) -> None:
     site = web.TCPSite(runner, "127.0.0.1", args.port, ssl_context=ssl_ctx, backlog=1024)
     await site.start()
     port = int(runner.addresses[0][1])
-    line = json.dumps(
-        {
-            "endpoint": f"https://127.0.0.1:{port}",
-            "ca_bundle": str(ca_path),
-            "token": estate_mod.guard_token(raw),
-        }
-    )
+    ready = {
+        "endpoint": f"https://127.0.0.1:{port}",
+        "ca_bundle": str(ca_path),
+        "token": estate_mod.guard_token(raw),
+    }
+    others = raw.get("other_tokens") or []
+    if others:
+        ready["admin_token"] = str(others[0]["token"])
+    line = json.dumps(ready)
     print(line, flush=True)
     if args.ready_file:
         write_ready(args.ready_file, line)

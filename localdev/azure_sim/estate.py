@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ DEFAULT_GUARD_TOKEN = "sim-guard-token"
 def read_estate(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
-    data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+    path = Path(source)
+    if path.suffix.lower() == ".json":  # JSON is YAML too, and parses ~30x faster than YAML
+        data = json.loads(path.read_text(encoding="utf-8")) or {}
+    else:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+        with path.open("rb") as fh:
+            data = yaml.load(fh, Loader=loader) or {}
     if not isinstance(data, dict):
         raise ValueError(f"estate {source} is not a mapping")
     return data

@@ -117,12 +117,9 @@ def authorize(
                 "principalType": caller.object_type,
             },
         )
-    principal = caller.principal_id.lower()
     condition_failed = False
-    for ra in store.role_assignments():
+    for ra in store.role_assignments(principal=caller.principal_id):
         props = ra.get("properties", {})
-        if str(props.get("principalId", "")).lower() != principal:
-            continue
         if not is_at_or_above(str(props.get("scope", "")), scope):
             continue
         role = store.role_definition(str(props.get("roleDefinitionId", "")))

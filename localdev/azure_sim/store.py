@@ -95,6 +95,8 @@ class Store:
         self.blobs: dict[tuple[str, str], list[str]] = {}
         self.accounts_by_name: dict[str, str] = {}
         self.bi_by_cluster: dict[str, dict[str, None]] = {}
+        self.ra_by_principal: dict[str, dict[str, None]] = {}
+        self.ra_outside_subscriptions: dict[str, None] = {}  # root and management-group scopes
         self.operations: dict[str, Operation] = {}
         self.run_commands: dict[str, Json] = {}  # cluster id lower -> {"output", "exit_code"}
         self.register_seconds = 1.0
@@ -118,6 +120,11 @@ class Store:
             self.bi_by_cluster.setdefault(cluster, {})[key] = None
         if rtype == "microsoft.storage/storageaccounts":
             self.accounts_by_name[str(body["name"]).lower()] = key
+        if rtype == ROLE_ASSIGNMENT_TYPE:
+            principal = str(body.get("properties", {}).get("principalId", "")).lower()
+            self.ra_by_principal.setdefault(principal, {})[key] = None
+            if sub is None:
+                self.ra_outside_subscriptions[key] = None
         return body
 
     def get(self, resource_id: str) -> Json | None:
@@ -139,6 +146,10 @@ class Store:
             self._by_rg_type.get((rg, rtype), {}).pop(key, None)
         for index in self.bi_by_cluster.values():
             index.pop(key, None)
+        if rtype == ROLE_ASSIGNMENT_TYPE:
+            principal = str(body.get("properties", {}).get("principalId", "")).lower()
+            self.ra_by_principal.get(principal, {}).pop(key, None)
+            self.ra_outside_subscriptions.pop(key, None)
         return body
 
     def children(self, collection: str) -> list[Json]:
@@ -213,5 +224,17 @@ class Store:
         principal.visible_at = 0.0
         return True
 
-    def role_assignments(self) -> list[Json]:
+    def role_assignments(
+        self, *, subscription: str | None = None, principal: str | None = None
+    ) -> list[Json]:
+        """Role assignments, optionally narrowed by principal, or to one subscription's scopes plus
+        the scopes above subscriptions (root, management groups)."""
+        if principal is not None:
+            keys: list[str] = list(self.ra_by_principal.get(principal.lower(), {}))
+            if subscription is not None:
+                keys = [k for k in keys if sub_of(k) in (None, subscription.lower())]
+            return [self.resources[k] for k in keys]
+        if subscription is not None:
+            inside = self.by_type(ROLE_ASSIGNMENT_TYPE, sub=subscription)
+            return [self.resources[k] for k in self.ra_outside_subscriptions] + inside
         return self.by_type(ROLE_ASSIGNMENT_TYPE)

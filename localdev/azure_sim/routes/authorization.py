@@ -16,7 +16,7 @@ from localdev.azure_sim.errors import ArmError, bad_request
 from localdev.azure_sim.paging import page
 from localdev.azure_sim.router import Router
 from localdev.azure_sim.routes.common import require_scope
-from localdev.azure_sim.store import Json, is_at_or_above
+from localdev.azure_sim.store import Json, is_at_or_above, sub_of
 
 RA = "{scope}/providers/Microsoft.Authorization/roleAssignments"
 RD = "{scope}/providers/Microsoft.Authorization/roleDefinitions"
@@ -52,7 +52,12 @@ async def list_assignments(ctx: Ctx) -> web.Response:
     principal_match = _PRINCIPAL_FILTER.search(flt)
     principal = principal_match.group(1).lower() if principal_match else None
     out: list[Json] = []
-    for ra in ctx.store.role_assignments():
+    sub = sub_of(scope)
+    if principal is not None:
+        candidates = ctx.store.role_assignments(principal=principal, subscription=sub)
+    else:
+        candidates = ctx.store.role_assignments(subscription=sub)
+    for ra in candidates:
         props = ra["properties"]
         ra_scope = str(props.get("scope", ""))
         ancestor = ra_scope if ra_scope != "/" else ""
@@ -145,7 +150,7 @@ async def put_or_delete_assignment(ctx: Ctx) -> web.Response:
             )
         ctx.event_subject = existing["id"]
         return json_response(existing, status=201)
-    for ra in ctx.store.role_assignments():
+    for ra in ctx.store.role_assignments(principal=principal_id, subscription=sub_of(scope)):
         other = ra["properties"]
         if (
             str(other["scope"]).lower() == scope.lower()

@@ -35,13 +35,12 @@ async def list_subscriptions(ctx: Ctx) -> web.Response:
     subs = list(ctx.store.subscriptions.values())
     if ctx.caller.restricted:
         me = ctx.caller.principal_id.lower()
-        scopes = [
-            str(ra["properties"]["scope"])
-            for ra in ctx.store.role_assignments()
-            if str(ra["properties"]["principalId"]).lower() == me
-        ]
+        scopes = [str(ra["properties"]["scope"]) for ra in ctx.store.role_assignments(principal=me)]
         subs = [s for s in subs if any(_related(scope, str(s["id"])) for scope in scopes)]
     return page(ctx, subs)
+
+
+list_subscriptions.self_authorizes = True  # type: ignore[attr-defined]
 
 
 def _related(scope: str, sub_id: str) -> bool:
