@@ -134,7 +134,7 @@ class Sim:
             ctx.body_text = await request.text()
         try:
             if not data_plane and not getattr(route.handler, "self_authorizes", False):
-                rbac.require(ctx, rbac.action_for(method, path), path)
+                rbac.require(ctx, self._action(method, route, params), path)
             response = await route.handler(ctx)
         except ArmError as err:
             record["subscription"] = ctx.extra.get("subscription", record["subscription"])
@@ -183,6 +183,12 @@ class Sim:
                 url=str(ctx.request.url),
             )
         )
+
+    @staticmethod
+    def _action(method: str, route: Route, params: dict[str, str]) -> str:
+        """The RBAC action, from the route template so that type names have ARM's casing."""
+        template = route.template.replace("{namespace}", params.get("namespace", ""))
+        return rbac.action_for(method, template)
 
     # admin API -------------------------------------------------------------------------
     async def admin(self, request: web.Request) -> web.Response:

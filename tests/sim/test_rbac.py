@@ -116,3 +116,14 @@ def test_abac_condition_limits_the_roles_the_guard_can_assign(sim: SimHandle) ->
     assert info.value.status_code == 403
     assert "roleAssignments/delete" in str(info.value.error.message)
     admin.role_assignments.delete(RG_SNAP, owner_ra.name)
+
+
+def test_guard_deleting_a_missing_assignment_is_204(sim: SimHandle) -> None:
+    path = (
+        f"{RG_SNAP}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}?api-version=2022-04-01"
+    )
+    status, _, _ = sim.call("DELETE", path, token=sim.token)
+    assert status == 204
+    status, _, body = sim.call("DELETE", path.replace(RG_SNAP, RG_AKS), token=sim.token)
+    assert status == 403
+    assert body["error"]["code"] == "AuthorizationFailed"

@@ -319,3 +319,24 @@ def test_providers_and_resource_groups(sim: SimHandle) -> None:
     assert len(list(client.resource_groups.list())) == 5
     assert client.resource_groups.check_existence("rg-aks") is True
     assert client.resource_groups.check_existence("rg-none") is False
+
+
+def test_unsupported_requests_get_arm_errors(sim: SimHandle) -> None:
+    status, _, body = sim.call("DELETE", f"{CLUSTER}?api-version=1", token=sim.token)
+    assert status == 405
+    assert body["error"]["code"] == "HttpMethodNotAllowed"
+    status, _, body = sim.call("GET", f"{CLUSTER}/agentPools?api-version=1", token=sim.token)
+    assert status == 400
+    assert set(body["error"]) >= {"code", "message"}
+    assert sim.requests()["log"][-1]["template"] == "GET <unmatched>"
+
+
+def test_guard_lists_only_its_subscriptions_and_ids_match_case_insensitively(sim: SimHandle) -> None:
+    status, _, body = sim.call("GET", "/subscriptions?api-version=1", token=sim.token)
+    assert status == 200
+    assert {s["subscriptionId"] for s in body["value"]} == {SUB1, SUB2}
+    status, _, body = sim.call("GET", CLUSTER.upper() + "?api-version=1", token=sim.token)
+    assert status == 200
+    assert body["id"] == CLUSTER  # canonical casing kept
+    status, headers, _ = sim.call("GET", CLUSTER + "?api-version=1", token=sim.token)
+    assert int(headers["x-ms-ratelimit-remaining-subscription-reads"]) < 250

@@ -377,3 +377,22 @@ def test_principal_not_found_until_replicated() -> None:
         with pytest.raises(HttpResponseError) as unknown:
             create(str(uuid.uuid4()))
         assert unknown.value.error.code == "PrincipalNotFound"
+
+
+def test_resource_group_put_and_cluster_tags_patch(sim: SimHandle) -> None:
+    resources = ResourceManagementClient(cred(sim), SUB2, **kwargs(sim))
+    before = len(sim.events())
+    rg = resources.resource_groups.create_or_update("rg-new", {"location": "westeurope", "tags": {"a": "b"}})
+    assert (rg.name, rg.tags) == ("rg-new", {"a": "b"})
+    assert resources.resource_groups.get("rg-new").location == "westeurope"
+    client = ContainerServiceClient(cred(sim), SUB2, **kwargs(sim))
+    mc = client.managed_clusters.begin_update_tags("rg-dev", "aks-dev-1", {"tags": {"env": "dev"}}).result(
+        timeout=10
+    )
+    assert mc.tags == {"env": "dev"}
+    assert client.managed_clusters.get("rg-dev", "aks-dev-1").tags == {"env": "dev"}
+    rg_event, mc_event = sim.events(since=before)
+    assert rg_event["subject"] == f"/subscriptions/{SUB2}/resourceGroups/rg-new"
+    assert rg_event["data"]["operationName"] == "Microsoft.Resources/subscriptions/resourceGroups/write"
+    assert mc_event["subject"] == DEV_CLUSTER
+    assert mc_event["data"]["httpRequest"]["method"] == "PATCH"
