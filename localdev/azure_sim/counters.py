@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
 from localdev.azure_sim.store import Json
+
+LOG_LIMIT = 200_000  # the log keeps the most recent entries; the counters are exact
 
 
 class Counters:
@@ -13,7 +15,7 @@ class Counters:
         self.by_method: Counter[str] = Counter()
         self.by_template: Counter[str] = Counter()
         self.by_subscription: Counter[str] = Counter()
-        self.log: list[Json] = []
+        self.log: deque[Json] = deque(maxlen=LOG_LIMIT)
 
     def record(
         self,

@@ -264,6 +264,10 @@ def test_role_assignments_and_definitions(sim: SimHandle) -> None:
         if r.condition
     ]
     assert guard_conditioned and guard_conditioned[0].condition_version == "2.0"
+    sim.reset_counters()
+    guard_all = list(client.role_assignments.list_for_scope(scope, filter=f"principalId eq '{GUARD}'"))
+    assert len(guard_all) == 3  # subscription Reader, blob data reader, conditioned RBAC admin: 2 pages
+    assert by_template(sim) == {"GET {scope}/providers/Microsoft.Authorization/roleAssignments": 2}
     reader = client.role_definitions.get(scope, READER)
     assert reader.role_name == "Reader"
     assert reader.permissions[0].actions == ["*/read"]
@@ -314,6 +318,9 @@ def test_providers_and_resource_groups(sim: SimHandle) -> None:
     client = ResourceManagementClient(cred(sim), SUB1, **kwargs(sim))
     assert client.providers.get("Microsoft.KubernetesConfiguration").registration_state == "NotRegistered"
     assert client.providers.get("Microsoft.DataProtection").registration_state == "Registered"
+    states = {p.namespace: p.registration_state for p in client.providers.list()}
+    assert states["Microsoft.KubernetesConfiguration"] == "NotRegistered"
+    assert states["Microsoft.ContainerService"] == "Registered"
     rg = client.resource_groups.get("rg-aks")
     assert (rg.name, rg.location) == ("rg-aks", "westeurope")
     assert len(list(client.resource_groups.list())) == 5

@@ -193,9 +193,9 @@ async def run_command(ctx: Ctx) -> web.Response:
     command = str(ctx.body().get("command") or "")
     if not command:
         raise bad_request("InvalidParameter", "The command must not be empty.")
-    command_id = uuid.uuid4().hex
     spec = ctx.store.run_commands.get(cl["id"].lower()) or {}
-    ctx.store.operations[command_id] = op = new_operation(ctx, cl["id"])
+    op = new_operation(ctx, cl["id"])
+    command_id = op.id
     op.extra = {
         "command": command,
         "logs": str(spec.get("output", "")),
