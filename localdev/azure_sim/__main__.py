@@ -75,6 +75,11 @@ async def serve(args: argparse.Namespace) -> None:
     sim = Sim(store, config, seed=args.seed)
     tls_dir = Path(tempfile.mkdtemp(prefix="azure-sim-"))
     ssl_ctx, ca_path = make_tls(tls_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(sim.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, ssl_context=ssl_ctx, backlog=1024)
@@ -89,14 +94,9 @@ async def serve(args: argparse.Namespace) -> None:
     if others:
         ready["admin_token"] = str(others[0]["token"])
     line = json.dumps(ready)
-    print(line, flush=True)
     if args.ready_file:
         write_ready(args.ready_file, line)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    print(line, flush=True)
     try:
         await stop.wait()
     finally:

@@ -154,7 +154,8 @@ def running_simulator(
         if throttle:
             cmd.append("--throttle")
         cmd.extend(extra_args or [])
-        log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        stderr_path = Path(log_path) if log_path else directory / "stderr.log"
+        log_file = open(stderr_path, "ab")  # noqa: SIM115 - closed in the finally below
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
         proc = subprocess.Popen(
@@ -164,7 +165,10 @@ def running_simulator(
             deadline = time.monotonic() + timeout
             while not ready.exists():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"simulator exited with {proc.returncode} before it was ready")
+                    tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                    raise RuntimeError(
+                        f"simulator exited with {proc.returncode} before it was ready:\n{tail}"
+                    )
                 if time.monotonic() > deadline:
                     raise TimeoutError("simulator did not become ready in time")
                 time.sleep(0.05)
@@ -185,5 +189,4 @@ def running_simulator(
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-            if log_path:
-                log_file.close()  # type: ignore[union-attr]
+            log_file.close()
