@@ -92,10 +92,13 @@ class TableNames:
     history: str
     index: str
     outbox: str
+    work: str  # coordination rows (debounce markers, scan registry): shared.coordination
 
     @classmethod
     def from_prefix(cls, prefix: str) -> TableNames:
-        return cls(f"{prefix}Current", f"{prefix}History", f"{prefix}Index", f"{prefix}Outbox")
+        return cls(
+            f"{prefix}Current", f"{prefix}History", f"{prefix}Index", f"{prefix}Outbox", f"{prefix}Work"
+        )
 
 
 @dataclass(frozen=True)
@@ -251,8 +254,14 @@ class Ledger:
         )
 
     def create_tables(self) -> None:
-        """Create the four tables if missing (idempotent)."""
-        for name in (self.names.current, self.names.history, self.names.index, self.names.outbox):
+        """Create the ledger's tables if missing (idempotent)."""
+        for name in (
+            self.names.current,
+            self.names.history,
+            self.names.index,
+            self.names.outbox,
+            self.names.work,
+        ):
             self.service.create_table_if_not_exists(name)
 
     # ------------------------------------------------------------------ record

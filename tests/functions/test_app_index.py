@@ -11,7 +11,9 @@ import pytest
 def test_app_indexes_health_route() -> None:
     import function_app
 
-    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    from localdev.host import indexed_functions
+
+    functions = {f.get_function_name(): f for f in indexed_functions(function_app.app)}
     assert "health" in functions
     trigger = functions["health"].get_trigger()
     assert trigger is not None
@@ -22,7 +24,7 @@ def test_app_indexes_health_route() -> None:
 
 
 def _call_health() -> func.HttpResponse:
-    from handlers.health import health
+    from handlers.http import health
 
     req = func.HttpRequest(method="GET", url="http://localhost/api/health", body=b"")
     return health(req)

@@ -1,0 +1,124 @@
+"""HTTP API (function key): health, drift for dashboards, on-demand verification."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+import azure.functions as func
+
+from shared.errors import ConfigError
+from shared.settings import Settings
+
+bp = func.Blueprint()
+log = logging.getLogger(__name__)
+_CLUSTER = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.containerservice/managedclusters/[^/]+$",
+    re.I,
+)
+
+
+def _json(body: Any, status: int = 200) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
+
+
+def _problem(status: int, message: str) -> func.HttpResponse:
+    return _json({"error": message}, status)
+
+
+@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        return _json({"status": "misconfigured", "problem": str(exc)}, 503)
+    return _json(
+        {
+            "status": "ok",
+            "mode": settings.mode,
+            "remediate_cluster": settings.remediate_cluster,
+            "subscriptions": len(settings.subscriptions),
+            "ledger": settings.storage.configured,
+        }
+    )
+
+
+@bp.route(route="drift", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def drift(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import pipeline
+
+    svc = pipeline.services()
+    if svc.ledger is None:
+        return _problem(503, "no ledger: storage is not configured")
+    states = svc.ledger.list_current()
+    return _json({"targets": [s.to_dict() for s in states], "count": len(states)})
+
+
+@bp.route(route="drift/{*target}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def drift_target(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import ids, pipeline
+
+    wanted = "/" + (req.route_params.get("target") or "").strip("/")
+    svc = pipeline.services()
+    if svc.ledger is None:
+        return _problem(503, "no ledger: storage is not configured")
+    states = [
+        s
+        for s in svc.ledger.list_current()
+        if s.target_key.lower() == wanted.lower().lstrip("/")
+        or ids.same(s.cluster_id, wanted)
+        or s.target_key.lower() == wanted.lower()
+    ]
+    if not states:
+        return _problem(404, "no such target in the ledger (pass a cluster id or a target key)")
+    body = []
+    for state in states:
+        entry = state.to_dict()
+        if req.params.get("history", "").lower() in ("1", "true", "yes"):
+            entry["history"] = [h.to_dict() for h in svc.ledger.history(state.target_key, limit=200)]
+        body.append(entry)
+    return _json({"targets": body})
+
+
+@bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def verify(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import ids, pipeline
+    from shared.discovery import targets_for_cluster
+    from shared.gather.reader import ArmReader
+    from shared.model import Trigger
+    from shared.workqueue import WorkItem
+
+    try:
+        body = req.get_json()
+    except ValueError:
+        return _problem(400, 'body must be JSON: {"cluster_id": "<AKS cluster resource id>"}')
+    cluster_id = body.get("cluster_id") if isinstance(body, dict) else None
+    if not isinstance(cluster_id, str) or not _CLUSTER.match(cluster_id.strip()):
+        return _problem(400, "cluster_id must be an AKS cluster resource id")
+    svc = pipeline.services()
+    if not svc.settings.watches(ids.subscription_of(cluster_id)):
+        return _problem(403, "the cluster's subscription is not in GUARD_SUBSCRIPTIONS")
+    found = targets_for_cluster(ArmReader(svc.clients), cluster_id.strip())
+    if not found.targets:
+        return _problem(
+            404, "; ".join(found.problems) or "the cluster is not a target (no backup instance or vault tag)"
+        )
+    trigger = Trigger(
+        "http", req.headers.get("x-ms-client-request-id") or uuid.uuid4().hex, "POST /api/verify"
+    )
+    results = []
+    for target in found.targets:
+        done = pipeline.process(WorkItem(target, trigger), svc)
+        if done.result is None:
+            continue
+        results.append(
+            {
+                **target.to_dict(),
+                "outcomes": [o.to_dict() for o in done.result.outcomes],
+                "findings": [f.to_dict() for f in done.result.after_findings],
+            }
+        )
+    return _json({"targets": results})
