@@ -43,8 +43,8 @@ param driftScanSchedule string = '0 */30 * * * *'
 @description('Prefix of the ledger table names (GUARD_TABLE_PREFIX).')
 param tablePrefix string = 'guard'
 
-@description('Storage queues the Guard uses (the host creates <queue>-poison itself).')
-param queueNames array = ['guard-targets']
+@description('Storage queues the Guard uses (generated from shared/workqueue.py).')
+param queueNames array = loadJsonContent('generated/storage.json').queues
 
 @description('Name of the Event Grid triggered function (the handler\'s function name).')
 param eventFunctionName string = 'guard_events'

@@ -29,6 +29,7 @@ from typing import Any
 from shared.ledger.ledger import TableNames
 from shared.roles import BUILTIN_ROLES, ROLE_MATRIX, RoleRow
 from shared.routing import ROUTES, SUBSCRIPTION_EVENT_TYPES, RouteRule
+from shared.workqueue import QUEUES
 
 GENERATED_DIR = Path(__file__).resolve().parent.parent / "infra" / "generated"
 
@@ -153,8 +154,9 @@ def event_filters_document(routes: Sequence[RouteRule] = ROUTES) -> dict[str, An
 def storage_document() -> dict[str, Any]:
     names = TableNames.from_prefix("")
     return {
-        "_generated": _generated("shared/ledger"),
-        "tableSuffixes": [names.current, names.history, names.index, names.outbox],
+        "_generated": _generated("shared/ledger and shared/workqueue"),
+        "tableSuffixes": [names.current, names.history, names.index, names.outbox, names.work],
+        "queues": list(QUEUES),
     }
 
 

@@ -33,7 +33,7 @@ REQUIRED_BY_DESIGN = {"DRIFT_SCAN_SCHEDULE", "GUARD_PRINCIPAL_ID", "AZURE_CLIENT
 _READER_METHODS = {"optional", "text", "secret", "csv", "boolean", "number", "integer", "get", "getenv"}
 _ENV_RECEIVERS = {"reader", "env", "environ", "_env", "os"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_BINDING = re.compile(r"%([A-Za-z][A-Za-z0-9_]*)%")
+_BINDING = re.compile(r"%([A-Z][A-Z0-9_]{2,})%")  # app-setting names, not strftime codes
 
 
 def _receiver(node: ast.expr) -> str:
