@@ -293,6 +293,8 @@ def test_network_subnet_and_nsg(sim: SimHandle) -> None:
     deny = rules["deny-some"]
     assert deny.source_address_prefixes == ["10.1.0.0/16", "10.2.0.0/16"]
     assert deny.protocol == "Tcp"
+    assert [v.name for v in client.virtual_networks.list_all()] == ["vnet-aks"]
+    assert [n.name for n in client.network_security_groups.list_all()] == ["nsg-nodes"]
     vnet = client.virtual_networks.get("rg-net", "vnet-aks")
     assert vnet.subnets[0].network_security_group.id == NSG
 
@@ -329,7 +331,7 @@ def test_providers_and_resource_groups(sim: SimHandle) -> None:
 
 
 def test_unsupported_requests_get_arm_errors(sim: SimHandle) -> None:
-    status, _, body = sim.call("DELETE", f"{CLUSTER}?api-version=1", token=sim.token)
+    status, _, body = sim.call("DELETE", f"{VAULT}?api-version=1", token=sim.token)
     assert status == 405
     assert body["error"]["code"] == "HttpMethodNotAllowed"
     status, _, body = sim.call("GET", f"{CLUSTER}/agentPools?api-version=1", token=sim.token)

@@ -396,3 +396,15 @@ def test_resource_group_put_and_cluster_tags_patch(sim: SimHandle) -> None:
     assert rg_event["data"]["operationName"] == "Microsoft.Resources/subscriptions/resourceGroups/write"
     assert mc_event["subject"] == DEV_CLUSTER
     assert mc_event["data"]["httpRequest"]["method"] == "PATCH"
+
+
+def test_cluster_delete_is_long_running_and_recorded(sim: SimHandle) -> None:
+    client = ContainerServiceClient(cred(sim, admin=True), SUB1, **kwargs(sim))
+    doomed = CLUSTER.replace("aks-prod-1", "aks-5")
+    before = len(sim.events())
+    client.managed_clusters.begin_delete("rg-aks", "aks-5").result(timeout=10)
+    assert sim.state(doomed) is None
+    assert "aks-5" not in {c.name for c in client.managed_clusters.list()}
+    (event,) = sim.events(since=before)
+    assert (event["eventType"], event["subject"]) == ("Microsoft.Resources.ResourceDeleteSuccess", doomed)
+    assert event["data"]["operationName"] == "Microsoft.ContainerService/managedClusters/delete"

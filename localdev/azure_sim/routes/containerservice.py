@@ -64,6 +64,8 @@ async def cluster(ctx: Ctx) -> web.Response:
         return json_response(require_cluster(ctx))
     rg = require_rg(ctx)
     existing = ctx.store.get(cluster_id(ctx))
+    if method == "DELETE":
+        return _delete_cluster(ctx, existing)
     body = ctx.body()
     if method == "PATCH":
         if existing is None:
@@ -120,6 +122,23 @@ async def cluster_operation(ctx: Ctx) -> web.Response:
     require_sub(ctx)
     _, status = operation_status(ctx, ctx.params["op"])
     return json_response(status, headers=retry_hint(ctx))
+
+
+def _delete_cluster(ctx: Ctx, existing: Json | None) -> web.Response:
+    """202 + async operation; the cluster and its child resources (bindings, extensions) go at once.
+    Backup instances that protect it stay, as in Azure."""
+    if existing is None:
+        return web.Response(status=204)
+    prefix = existing["id"].lower() + "/"
+    for key in [k for k in ctx.store.resources if k.startswith(prefix)]:
+        ctx.store.delete(key)
+    ctx.store.delete(existing["id"])
+    ctx.event_subject = existing["id"]
+    op = new_operation(ctx, existing["id"], polls=0)
+    base = f"/subscriptions/{ctx.params['s']}/providers/Microsoft.ContainerService/locations/{_loc(existing)}"
+    headers = lro_headers(ctx, f"{base}/operations/{op.id}")
+    headers["Location"] = f"{ctx.base_url}{base}/operationresults/{op.id}?api-version={ctx.api_version()}"
+    return web.Response(status=202, headers=headers)
 
 
 def _loc(body: Json) -> str:
@@ -249,7 +268,7 @@ def register(router: Router) -> None:
         operation_result,
     )
     router.add("GET", MC, list_by_rg)
-    router.add("GET PUT PATCH", CLUSTER, cluster)
+    router.add("GET PUT PATCH DELETE", CLUSTER, cluster)
     router.add("GET", CLUSTER + "/trustedAccessRoleBindings", list_bindings)
     router.add("GET PUT DELETE", CLUSTER + "/trustedAccessRoleBindings/{binding}", binding)
     router.add("POST", CLUSTER + "/runCommand", run_command)

@@ -8,7 +8,7 @@ from localdev.azure_sim.context import Ctx, json_response
 from localdev.azure_sim.errors import not_found
 from localdev.azure_sim.paging import page
 from localdev.azure_sim.router import Router
-from localdev.azure_sim.routes.common import require_rg, rg_path
+from localdev.azure_sim.routes.common import require_rg, require_sub, rg_path
 
 NET = "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Network"
 
@@ -59,7 +59,21 @@ async def list_nsgs(ctx: Ctx) -> web.Response:
     return page(ctx, ctx.store.by_type("Microsoft.Network/networkSecurityGroups", rg=rg["id"]))
 
 
+async def list_vnets_by_sub(ctx: Ctx) -> web.Response:
+    require_sub(ctx)
+    return page(ctx, ctx.store.by_type("Microsoft.Network/virtualNetworks", sub=ctx.params["s"]))
+
+
+async def list_nsgs_by_sub(ctx: Ctx) -> web.Response:
+    require_sub(ctx)
+    return page(ctx, ctx.store.by_type("Microsoft.Network/networkSecurityGroups", sub=ctx.params["s"]))
+
+
 def register(router: Router) -> None:
+    router.add("GET", "/subscriptions/{s}/providers/Microsoft.Network/virtualNetworks", list_vnets_by_sub)
+    router.add(
+        "GET", "/subscriptions/{s}/providers/Microsoft.Network/networkSecurityGroups", list_nsgs_by_sub
+    )
     router.add("GET", NET + "/virtualNetworks", list_vnets)
     router.add("GET", NET + "/virtualNetworks/{vnet}", get_vnet)
     router.add("GET", NET + "/virtualNetworks/{vnet}/subnets", list_subnets)
