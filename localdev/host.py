@@ -68,6 +68,7 @@ class LocalHost:
             if binding.get("type") == "queueTrigger":
                 self.queue_triggers[str(binding["queueName"])] = name
         self.service = QueueServiceClient.from_connection_string(connection_string)
+        self._on_message: Callable[[str, DrainStats], None] | None = None
         self.max_dequeue_count = max_dequeue_count
         self.retry_visibility_seconds = retry_visibility_seconds
 
@@ -110,10 +111,19 @@ class LocalHost:
     # -- queues ---------------------------------------------------------------------------------
 
     def drain(
-        self, *, timeout: float = 60.0, wait_for_delayed: bool = True, idle_rounds: int = 2
+        self,
+        *,
+        timeout: float = 60.0,
+        wait_for_delayed: bool = True,
+        idle_rounds: int = 2,
+        on_message: Callable[[str, DrainStats], None] | None = None,
     ) -> DrainStats:
-        """Process queue messages until every triggered queue stays empty (delayed ones included)."""
+        """Process queue messages until every triggered queue stays empty (delayed ones included).
+
+        ``on_message(queue_name, stats)`` is called after each message (for progress displays).
+        """
         stats = DrainStats()
+        self._on_message = on_message
         deadline = time.monotonic() + timeout
         idle = 0
         while time.monotonic() < deadline:
@@ -195,3 +205,5 @@ class LocalHost:
             return
         stats.succeeded += 1
         queue.delete_message(message)
+        if self._on_message is not None:
+            self._on_message(queue_name, stats)

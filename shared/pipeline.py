@@ -316,22 +316,17 @@ def process(item: WorkItem, svc: Services, *, now: datetime | None = None) -> Pr
         return Processed(item, None)
     transitions = writes = 0
     if svc.ledger is not None:
-        if result.writes and tuple(result.before.findings) != tuple(result.after_findings):
-            # The drift as observed, then the repair: history shows both, and the fix is
-            # recorded as fixed-by-guard rather than as nothing having happened.
-            seen = svc.ledger.record(
-                item.target, result.before.findings, trigger=item.trigger, scan_id=item.scan_id, now=now
-            )
-            transitions, writes = len(seen.transitions), seen.writes
+        # ``observed``: the drift as seen before the fix, so history (and one alert) shows both.
         recorded = svc.ledger.record(
             item.target,
             result.after_findings,
             outcomes=recorded_outcomes(result),
+            observed=result.before.findings if result.writes else (),
             trigger=item.trigger,
             scan_id=item.scan_id,
             now=now,
         )
-        transitions, writes = transitions + len(recorded.transitions), writes + recorded.writes
+        transitions, writes = len(recorded.transitions), recorded.writes
         if item.scan_id and recorded.writes == 0:
             writes += svc.ledger.heartbeat([item.target], scan_id=item.scan_id, now=now)
         writes += svc.ledger.index_target(item.target, dependency_scopes(result.before.snapshot))

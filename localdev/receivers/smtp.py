@@ -25,7 +25,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from localdev.azurite import free_port
 
 # aiosmtpd logs every protocol line at DEBUG (AUTH lines included): this is a peer, keep it quiet.
-logging.getLogger("mail.log").setLevel(logging.WARNING)
+logging.getLogger("mail.log").setLevel(logging.ERROR)  # it also warns about its own deprecations
 
 
 class _Handler:

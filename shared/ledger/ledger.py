@@ -272,6 +272,7 @@ class Ledger:
         findings: Iterable[Finding],
         *,
         outcomes: Iterable[Outcome] = (),
+        observed: Iterable[Finding] = (),
         trigger: Trigger,
         scan_id: str | None = None,
         now: datetime | None = None,
@@ -279,6 +280,7 @@ class Ledger:
     ) -> RecordResult:
         """Diff ``findings`` against the ledger and write what changed (see the module doc).
 
+        ``observed`` is what the run saw before it remediated (see :func:`transitions.diff`).
         ``prefetched`` is the target's row as just read by a partition query (None: no row), used
         instead of the first point read (:meth:`ScanSession.preload`); False reads it.
         Safe to repeat and to run concurrently; raises :class:`LedgerConflictError` only after
@@ -286,6 +288,7 @@ class Ledger:
         """
         fixed_now = now
         findings = list(findings)
+        observed = list(observed)
         outcomes = tuple(outcomes)
         pk, rk = keys.encode(target.subscription_id), keys.encode(target.key)
         writes = conflicts = 0
@@ -300,7 +303,13 @@ class Ledger:
                 entity = self._get(self.current, pk, rk)
             previous = self._states(entity)
             result: Diff = diff(
-                target.key, previous, findings, outcomes=outcomes, now=now, renotify=self.renotify
+                target.key,
+                previous,
+                findings,
+                outcomes=outcomes,
+                observed=observed,
+                now=now,
+                renotify=self.renotify,
             )
             if not result.changed and not result.transitions and not outcomes:
                 return RecordResult((), writes, conflicts)

@@ -212,50 +212,82 @@ def diff(
     findings: Iterable[Finding],
     *,
     outcomes: Iterable[Outcome] = (),
+    observed: Iterable[Finding] = (),
     now: datetime,
     renotify: timedelta | None = None,
 ) -> Diff:
-    """Compare ``findings`` with ``previous`` (see the module doc). Pure."""
+    """Compare ``findings`` with ``previous`` (see the module doc). Pure.
+
+    ``observed``: what this run saw *before* it remediated. A check whose observed status differs
+    from both the ledger and the final finding went through two steps in one run (for example
+    pass -> fail -> pass: drifted, then fixed by the Guard); both transitions are returned, in
+    order, so history shows the drift and the fix and one alert tells the whole story.
+    """
     by_check: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         by_check.setdefault(outcome.check, []).append(outcome)
+    seen_first = {f.check: f for f in observed}
     states = dict(previous)
     changed: set[str] = set()
     transitions: list[Transition] = []
-    for finding in findings:
-        old = previous.get(finding.check)
-        acts = tuple(by_check.get(finding.check, ()))
-        new, kind = _step(old, finding, acts, now)
-        if kind is None and renotify is not None and old is not None and _due(old, finding, renotify, now):
-            kind = TransitionKind.STILL_FAILING
-        if kind is not None:
-            since_key = old.last_notified if kind is TransitionKind.STILL_FAILING and old else None
-            since_key = since_key or (old.since if old else None)
-            tid = transition_id(target_key, finding.check, kind, finding.status, since_key)
-            first_seen = _episode_start(old, new, kind, now)
-            transitions.append(
-                Transition(
-                    id=tid,
-                    target_key=target_key,
-                    check=finding.check,
-                    kind=kind,
-                    previous=old.status if old else None,
-                    current=finding.status,
-                    detail=finding.detail,
-                    fix=finding.fix,
-                    first_seen=first_seen,
-                    last_seen=now,
-                    count=new.fail_count,
-                    outcomes=acts,
-                )
-            )
-            new = replace(new, last_notified=now)
-            if finding.status in FAILING and any(a.result == "failed" for a in acts):
-                new = replace(new, remediation_failed_for=new.since)  # this alert already says so
-        if old != new:
-            states[finding.check] = new
-            changed.add(finding.check)
+    for final in findings:
+        start = previous.get(final.check)
+        first = seen_first.get(final.check)
+        steps: list[tuple[Finding, tuple[Outcome, ...]]] = []
+        if (
+            first is not None
+            and first.status != final.status
+            and (start is None or start.status != first.status)
+        ):
+            steps.append((first, ()))
+        steps.append((final, tuple(by_check.get(final.check, ()))))
+        old = start
+        for finding, acts in steps:
+            old = _emit(target_key, old, finding, acts, now, renotify, transitions)
+        if start != old and old is not None:
+            states[final.check] = old
+            changed.add(final.check)
     return Diff(tuple(transitions), states, frozenset(changed))
+
+
+def _emit(
+    target_key: str,
+    old: CheckState | None,
+    finding: Finding,
+    acts: tuple[Outcome, ...],
+    now: datetime,
+    renotify: timedelta | None,
+    transitions: list[Transition],
+) -> CheckState:
+    """One step of a check from ``old`` to ``finding``: appends its transition, returns the new state."""
+    new, kind = _step(old, finding, acts, now)
+    if kind is None and renotify is not None and old is not None and _due(old, finding, renotify, now):
+        kind = TransitionKind.STILL_FAILING
+    if kind is not None:
+        since_key = old.last_notified if kind is TransitionKind.STILL_FAILING and old else None
+        since_key = since_key or (old.since if old else None)
+        tid = transition_id(target_key, finding.check, kind, finding.status, since_key)
+        first_seen = _episode_start(old, new, kind, now)
+        transitions.append(
+            Transition(
+                id=tid,
+                target_key=target_key,
+                check=finding.check,
+                kind=kind,
+                previous=old.status if old else None,
+                current=finding.status,
+                detail=finding.detail,
+                fix=finding.fix,
+                first_seen=first_seen,
+                last_seen=now,
+                count=new.fail_count,
+                outcomes=acts,
+            )
+        )
+        new = replace(new, last_notified=now)
+        if finding.status in FAILING and any(a.result == "failed" for a in acts):
+            new = replace(new, remediation_failed_for=new.since)  # this alert already says so
+    return new
 
 
 def _step(

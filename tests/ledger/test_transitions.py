@@ -93,3 +93,27 @@ def test_failed_action_reported_with_the_new_failure_is_not_repeated() -> None:
     assert [t.kind for t in transitions] == [TransitionKind.NEW_FAILURE]
     assert transitions[0].outcomes == failed
     assert run(states, Status.FAIL, 1, outcomes=failed)[0] == ()
+
+
+def test_drift_observed_and_fixed_in_one_run_gives_both_transitions_in_order() -> None:
+    _, states = run({}, Status.PASS, 0)
+    applied = Outcome("role-assignment:c1", CHECK, "applied", "assign Reader")
+    result = diff(
+        KEY,
+        states,
+        [finding(CHECK, Status.PASS)],
+        outcomes=[applied],
+        observed=[finding(CHECK, Status.FAIL)],
+        now=T0 + hours(1),
+    )
+    assert [t.kind for t in result.transitions] == [TransitionKind.NEW_FAILURE, TransitionKind.FIXED]
+    assert [(t.previous, t.current) for t in result.transitions] == [
+        (Status.PASS, Status.FAIL),
+        (Status.FAIL, Status.PASS),
+    ]
+    assert result.transitions[1].outcomes == (applied,)
+    assert result.states[CHECK].status is Status.PASS and result.states[CHECK].fail_count == 1
+    same = diff(
+        KEY, states, [finding(CHECK, Status.PASS)], observed=[finding(CHECK, Status.PASS)], now=T0 + hours(1)
+    )
+    assert same.transitions == ()
