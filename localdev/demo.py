@@ -275,7 +275,7 @@ def main() -> int:
         if teams.received:
             last = teams.received[-1]["attachments"][0]["content"]["body"]
             lines = [b.get("text", "") for b in last if b.get("type") == "TextBlock"][:8]
-            console.print("[bold]Teams card[/] (latest of %d):" % len(teams.received))
+            console.print(f"[bold]Teams card[/] (latest of {len(teams.received)}):")
             for line in lines:
                 console.print("  " + line)
         if smtp.messages:

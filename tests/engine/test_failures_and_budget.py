@@ -95,7 +95,8 @@ def test_scan_budget_on_the_demo_estate(fresh_sim: SimHandle) -> None:
     constant = sum(counted.values()) - per_target
     targets, subs = len(found.targets), len(demo_subscriptions())
     print(
-        f"demo scan: {targets} targets, {sum(counted.values())} reads, {per_target / targets:.2f} per target, "
+        f"demo scan: {targets} targets, {sum(counted.values())} reads, "
+        f"{per_target / targets:.2f} per target, "
         f"{constant} per-subscription/vault reads over {subs} subscriptions"
     )
     assert per_target <= 3 * targets
@@ -134,7 +135,8 @@ def test_scan_budget_on_a_generated_500_target_estate() -> None:
     per_target = sum(n for k, n in counted.items() if any(p in k for p in PER_TARGET_TEMPLATES))
     total = sum(counted.values())
     print(
-        f"generated scan: {len(found.targets)} targets, {total} reads, {total / len(found.targets):.2f} per target "
+        f"generated scan: {len(found.targets)} targets, {total} reads, "
+        f"{total / len(found.targets):.2f} per target "
         f"overall, {per_target / len(found.targets):.2f} per target excluding per-subscription lists"
     )
     assert per_target <= 3 * len(found.targets)
