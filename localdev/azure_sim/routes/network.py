@@ -43,6 +43,13 @@ async def get_subnet(ctx: Ctx) -> web.Response:
     body = ctx.store.get(_rid(ctx, f"virtualNetworks/{ctx.params['vnet']}/subnets/{ctx.params['subnet']}"))
     if body is None:
         raise not_found("Microsoft.Network/virtualNetworks/subnets", ctx.params["subnet"], ctx.params["rg"])
+    expand = ctx.request.query.get("$expand", "").lower()
+    nsg_ref = (body.get("properties") or {}).get("networkSecurityGroup")
+    if "networksecuritygroup" in expand and isinstance(nsg_ref, dict) and nsg_ref.get("id"):
+        # ARM's $expand returns the referenced NSG in full (security rules included).
+        nsg = ctx.store.get(str(nsg_ref["id"]))
+        if nsg is not None:
+            body = {**body, "properties": {**body["properties"], "networkSecurityGroup": nsg}}
     return json_response(body)
 
 
