@@ -52,6 +52,12 @@ def writes(sim: SimHandle) -> int:
     return sum(int(by_method.get(m, 0)) for m in WRITE_METHODS)
 
 
+def successful_writes(sim: SimHandle) -> int:
+    """Write requests that succeeded (a PrincipalNotFound 400 before a retry is an attempt, not a write)."""
+    log = sim.requests(log=True)["log"]
+    return sum(1 for entry in log if entry["method"] in WRITE_METHODS and int(entry["status"]) < 400)
+
+
 def target(name: str) -> Target:
     """The demo target whose cluster is ``name`` (from the expectations manifest)."""
     for item in expected()["targets"]:

@@ -182,7 +182,9 @@ def test_cli_remediate_fixes_every_remediable_check(
     assert report["summary"]["outcomes"]["failed"] == 0, [
         o for t in report["targets"] for o in t["outcomes"] if o["result"] == "failed"
     ]
-    assert h.writes(sim) == applied  # one ARM write per applied action, none for anything else
+    # One successful ARM write per applied action, none for anything else. (A fresh identity in the
+    # demo estate replicates after 3 s: depending on timing its PUT may first get PrincipalNotFound.)
+    assert h.successful_writes(sim) == applied
     assert code == 1  # advice-only checks (service-principal cluster, old version...) still fail
 
     code, check = run_cli(monkeypatch, sim, tmp_path, "check")
