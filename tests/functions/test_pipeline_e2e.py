@@ -85,6 +85,13 @@ def test_scan_recorded_every_target_and_indexed_them(scanned_app: App) -> None:
     assert all(state.checks[c].status is Status.PASS for c in remediable)
 
 
+def test_the_scan_sent_one_digest_when_its_last_target_finished(scanned_app: App) -> None:
+    work = scanned_app.services.work
+    assert work is not None and work.open_scans() == []  # the digest was queued, not left to the deadline
+    digests = list(scanned_app.services.ledger.outbox.query_entities("PartitionKey eq 'digest'"))
+    assert len(digests) == 1
+
+
 def test_deleted_assignment_is_restored_from_its_event(scanned_app: App) -> None:
     app = scanned_app
     cluster = target_of("aks-search-prod")
