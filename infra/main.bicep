@@ -86,6 +86,9 @@ param teamsWebhookUrl string = ''
 @description('SMTP password. Stored in Key Vault; the app setting is a Key Vault reference.')
 param smtpPassword string = ''
 
+@description('Create an Event Grid custom topic for drift events (CloudEvents 1.0) and let the Guard publish to it (GUARD_EVENTGRID_TOPIC_ENDPOINT).')
+param driftEventsTopicEnabled bool = false
+
 @description('Upper bound of Flex Consumption instances (the queue worker scales out to this).')
 param maximumInstanceCount int = 40
 
@@ -163,6 +166,17 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module driftTopic 'app/eventgrid-topic.bicep' = if (driftEventsTopicEnabled) {
+  name: 'drift-events-topic'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'egt-guard-${resourceToken}'
+    guardPrincipalId: identities.outputs.guardPrincipalId
+  }
+}
+
 module functionApp 'app/function.bicep' = {
   name: 'function'
   scope: rg
@@ -198,6 +212,7 @@ module functionApp 'app/function.bicep' = {
     renotifyHours: renotifyHours
     teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
     smtpPasswordSecretUri: keyVault.outputs.smtpPasswordSecretUri
+    eventGridTopicEndpoint: driftEventsTopicEnabled ? driftTopic.outputs.endpoint : ''
   }
 }
 
@@ -249,3 +264,5 @@ output AzureWebJobsStorage__tableServiceUri string = storage.outputs.tableEndpoi
 output AzureWebJobsStorage__queueServiceUri string = storage.outputs.queueEndpoint
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.logAnalyticsCustomerId
+output GUARD_EVENTGRID_TOPIC_ENDPOINT string = driftEventsTopicEnabled ? driftTopic.outputs.endpoint : ''
+output GUARD_EVENTGRID_TOPIC_ID string = driftEventsTopicEnabled ? driftTopic.outputs.id : ''

@@ -94,6 +94,11 @@ class AlertSettings:
     timeout_seconds: float = 15.0
     backoff_seconds: float = 60.0
     portal_url: str = "https://portal.azure.com"
+    eventgrid_topic_endpoint: str | None = None
+    eventgrid_topic_key: Secret | None = None
+    eventgrid_source: str = "/aks-backup-guard"
+    eventgrid_ca_bundle: str | None = None
+    eventgrid_client_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,16 @@ class Settings:
             timeout_seconds=reader.number("GUARD_ALERT_TIMEOUT_SECONDS", 15.0, minimum=1),
             backoff_seconds=reader.number("GUARD_ALERT_BACKOFF_SECONDS", 60.0, minimum=0),
             portal_url=reader.text("GUARD_PORTAL_URL", "https://portal.azure.com").rstrip("/"),
+            eventgrid_topic_endpoint=reader.optional("GUARD_EVENTGRID_TOPIC_ENDPOINT"),
+            eventgrid_topic_key=reader.secret("GUARD_EVENTGRID_TOPIC_KEY"),
+            eventgrid_source=reader.text("GUARD_EVENTGRID_SOURCE", "/aks-backup-guard"),
+            eventgrid_ca_bundle=reader.optional("GUARD_ARM_CA_BUNDLE"),  # the simulator serves the topic too
+            eventgrid_client_id=reader.optional("AZURE_CLIENT_ID"),
         )
+        if alerts.eventgrid_topic_endpoint and not alerts.eventgrid_topic_endpoint.startswith("https://"):
+            raise ConfigError("GUARD_EVENTGRID_TOPIC_ENDPOINT must be an https:// URL (the topic endpoint)")
+        if alerts.eventgrid_topic_key and not alerts.eventgrid_topic_endpoint:
+            raise ConfigError("GUARD_EVENTGRID_TOPIC_KEY is set but GUARD_EVENTGRID_TOPIC_ENDPOINT is not")
         if alerts.min_severity not in ("info", "warn", "fail"):
             raise ConfigError("GUARD_MIN_SEVERITY must be one of info, warn, fail")
         if alerts.email_to and not alerts.email_from:

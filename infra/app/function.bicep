@@ -36,6 +36,8 @@ param renotifyHours int
 param teamsWebhookSecretUri string
 @description('Versionless Key Vault secret URI, or empty when no SMTP password is configured.')
 param smtpPasswordSecretUri string
+@description('Event Grid topic endpoint for drift events (empty: the Event Grid channel is off). The Guard publishes with its identity (EventGrid Data Sender on the topic).')
+param eventGridTopicEndpoint string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -138,6 +140,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GUARD_ALERT_MAX_ATTEMPTS: '8'
     GUARD_ALERT_TIMEOUT_SECONDS: '15'
     GUARD_ALERT_BACKOFF_SECONDS: '60'
+    GUARD_EVENTGRID_TOPIC_ENDPOINT: eventGridTopicEndpoint
+    // the deployed Guard publishes with its managed identity (Entra token); a topic key is only for
+    // topics outside this deployment (set it as a Key Vault reference by hand if you must)
+    GUARD_EVENTGRID_TOPIC_KEY: ''
+    GUARD_EVENTGRID_SOURCE: site.id
   }
   // END app settings
 }

@@ -23,6 +23,8 @@ from localdev.azure_sim.faults import Faults
 from localdev.azure_sim.router import Route, Router
 from localdev.azure_sim.store import Caller, Store, sub_of
 from localdev.azure_sim.throttle import Throttle
+from localdev.azure_sim.topics import TEMPLATE as TOPIC_TEMPLATE
+from localdev.azure_sim.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Sim:
         self.events = EventLog()
         self.faults = Faults(seed)
         self.throttle = Throttle(config.throttle)
+        self.topics = Topics(store.eventgrid_topics, store.tokens)
 
     # ---------------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -51,8 +54,11 @@ class Sim:
         if path.startswith("/_sim/") or path == "/_sim":
             return await self.admin(request)
         method = request.method.upper()
-        route, params, path_known = self.router.match(method, path)
+        topic = Topics.match(path)
+        route, params, path_known = (None, {}, True) if topic else self.router.match(method, path)
         template = f"{method} {route.label}" if route else f"{method} <unmatched>"
+        if topic:
+            template = f"{method} {TOPIC_TEMPLATE}"
         subscription = (params.get("s") or sub_of(path) or "").lower() or None
         record: dict[str, Any] = {"status": 0, "principal": None, "subscription": subscription}
         try:
@@ -102,6 +108,12 @@ class Sim:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = str(int(math.ceil(fault.retry_after)))
                 return ArmError(fault.status, code, "Injected fault.", headers).response()
+        topic = Topics.match(path)
+        if topic:  # Event Grid data plane: its own keys and tokens, no ARM throttling or RBAC
+            published = await self.topics.handle(request, topic)
+            for key, value in base_headers.items():
+                published.headers.setdefault(key, value)
+            return published
         data_plane = route is not None and route.data_plane
         caller = self._caller(request)
         if caller is None:
@@ -212,6 +224,11 @@ class Sim:
             return json_response(self.events.since(int(request.query.get("since", "0") or 0)))
         if path == "/_sim/reset-events" and method == "POST":
             self.events.reset()
+            return json_response({"ok": True})
+        if path == "/_sim/published" and method == "GET":
+            return json_response(self.topics.published[int(request.query.get("since", "0") or 0) :])
+        if path == "/_sim/reset-published" and method == "POST":
+            self.topics.reset()
             return json_response({"ok": True})
         if path == "/_sim/state" and method == "GET":
             rid = request.query.get("id", "")

@@ -71,6 +71,14 @@ def load(estate: dict[str, Any]) -> Store:
         _load_subscription(store, sub)
     for ra in estate.get("role_assignments") or []:
         add_role_assignment(store, ra)
+    for topic in estate.get("eventgrid_topics") or []:
+        store.eventgrid_topics.append(
+            {
+                "name": str(topic["name"]),
+                "key": str(topic.get("key") or ""),
+                "senders": [str(s) for s in topic.get("senders") or []],
+            }
+        )
     return store
 
 

@@ -102,6 +102,18 @@ class SimHandle:
     def reset_events(self) -> None:
         self._admin("POST", "/_sim/reset-events")
 
+    def published(self, since: int = 0) -> list[dict[str, Any]]:
+        """What the Event Grid topics accepted, oldest first: ``{"topic", "auth", "principal",
+        "received_at", "event"}`` with ``event`` the CloudEvent as received."""
+        return list(self._admin("GET", f"/_sim/published?since={since}"))
+
+    def reset_published(self) -> None:
+        self._admin("POST", "/_sim/reset-published")
+
+    def topic_endpoint(self, topic: str) -> str:
+        """The topic endpoint to give ``EventGridPublisherClient`` (``GUARD_EVENTGRID_TOPIC_ENDPOINT``)."""
+        return f"{self.endpoint}/eventgrid/topics/{topic}/api/events"
+
     def state(self, resource_id: str) -> dict[str, Any] | None:
         result = self._admin("GET", "/_sim/state?id=" + urllib.parse.quote(resource_id, safe=""))
         return dict(result) if result is not None else None

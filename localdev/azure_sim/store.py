@@ -100,6 +100,7 @@ class Store:
         self.operations: dict[str, Operation] = {}
         self.run_commands: dict[str, Json] = {}  # cluster id lower -> {"output", "exit_code"}
         self.register_seconds = 1.0
+        self.eventgrid_topics: list[Json] = []  # estate ``eventgrid_topics``: [{name, key, senders}]
 
     # resources -------------------------------------------------------------------------
     def put(self, body: Json) -> Json:

@@ -15,7 +15,9 @@ Alert rows are written by the ledger in the same record() that commits the trans
    drainers never both send the same alert; rows are claimed in key order and a drainer that loses
    the first row of a group leaves the whole group to the winner (one card, not two halves);
 5. sends to every channel the row has not yet been delivered to (``Done`` lists the channels that
-   succeeded, so a Teams success is not repeated when only email failed);
+   succeeded, so a Teams success is not repeated when only email failed). The message carries its
+   rows as :class:`AlertRecord` s; a per-transition channel (Event Grid: one CloudEvent per
+   transition, id = transition id) is handed only the rows whose ``Done`` lacks it;
 6. then marks rows ``delivered`` (and writes an ``n~`` history row on the target), or reschedules
    them with exponential backoff (``GUARD_ALERT_BACKOFF_SECONDS`` * 2^(attempts-1), at least the
    server's Retry-After, at most 6 h), or after ``GUARD_ALERT_MAX_ATTEMPTS`` failures / a permanent
@@ -35,21 +37,24 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableEntity, UpdateMode
 
 from shared.alerts import render
-from shared.alerts.channels import Channel, DeliveryError, Message
+from shared.alerts.channels import AlertRecord, Channel, DeliveryError, Message
 from shared.alerts.digest import digest_message
 from shared.errors import ConfigError
 from shared.ledger.ledger import OUTBOX_ALERT_PARTITION, OUTBOX_DIGEST_PARTITION, Ledger, read_json
 from shared.ledger.transitions import Transition
 from shared.settings import AlertSettings, Settings
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +70,15 @@ class DrainResult:
     skipped: int = 0  # rows claimed by another drainer
 
 
-def channels_from_settings(alerts: AlertSettings) -> list[Channel]:
+def channels_from_settings(
+    alerts: AlertSettings, *, token_credential: TokenCredential | None = None
+) -> list[Channel]:
     """Teams if ``GUARD_TEAMS_WEBHOOK_URL``; email over SMTP if ``GUARD_SMTP_HOST``, else over ACS if
-    ``GUARD_ACS_ENDPOINT``/``GUARD_ACS_CONNECTION_STRING``; both need ``GUARD_EMAIL_TO``."""
+    ``GUARD_ACS_ENDPOINT``/``GUARD_ACS_CONNECTION_STRING``; both need ``GUARD_EMAIL_TO``; Event Grid
+    if ``GUARD_EVENTGRID_TOPIC_ENDPOINT``, with ``GUARD_EVENTGRID_TOPIC_KEY`` or else an Entra token
+    (``token_credential``, or the managed identity ``AZURE_CLIENT_ID`` / ``DefaultAzureCredential``)."""
     from shared.alerts.email import AcsEmailChannel, SmtpChannel
+    from shared.alerts.eventgrid import EventGridChannel
     from shared.alerts.teams import TeamsChannel
 
     channels: list[Channel] = []
@@ -83,6 +93,31 @@ def channels_from_settings(alerts: AlertSettings) -> list[Channel]:
             channels.append(AcsEmailChannel(alerts))
         else:
             raise ConfigError("GUARD_EMAIL_TO is set but neither GUARD_SMTP_HOST nor GUARD_ACS_ENDPOINT is")
+    if alerts.eventgrid_topic_endpoint:
+        credential: Any
+        if alerts.eventgrid_topic_key:
+            from azure.core.credentials import AzureKeyCredential
+
+            credential = AzureKeyCredential(alerts.eventgrid_topic_key.reveal())
+        elif token_credential is not None:
+            credential = token_credential
+        else:
+            from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+            if alerts.eventgrid_client_id:
+                credential = ManagedIdentityCredential(client_id=alerts.eventgrid_client_id)
+            else:
+                credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        channels.append(
+            EventGridChannel(
+                alerts.eventgrid_topic_endpoint,
+                credential,
+                source=alerts.eventgrid_source,
+                timeout=alerts.timeout_seconds,
+                ca_bundle=alerts.eventgrid_ca_bundle,
+                portal_url=alerts.portal_url,
+            )
+        )
     return channels
 
 
@@ -111,9 +146,14 @@ class Outbox:
     @classmethod
     def from_settings(cls, settings: Settings, ledger: Ledger) -> Outbox:
         a = settings.alerts
+        token_credential = None
+        if a.eventgrid_topic_endpoint and not a.eventgrid_topic_key:
+            from shared.arm import build_credential
+
+            token_credential = build_credential(settings.arm)  # the Guard's identity (or the simulator's)
         return cls(
             ledger,
-            channels_from_settings(a),
+            channels_from_settings(a, token_credential=token_credential),
             max_attempts=a.max_attempts,
             backoff_seconds=a.backoff_seconds,
             portal_url=a.portal_url,
@@ -232,6 +272,21 @@ class Outbox:
         )
         first = rows[0]
         at = first.get("At")
+        alerts = tuple(
+            AlertRecord(
+                transition=Transition.from_dict(read_json(r, "Data")),
+                target_key=str(r["TargetKey"]),
+                cluster_id=str(r.get("ClusterId") or ""),
+                vault_id=str(r.get("VaultId") or ""),
+                batch=str(r.get("Batch") or ""),
+                trigger_kind=str(r.get("TriggerKind") or ""),
+                trigger_id=str(r.get("TriggerId") or ""),
+                trigger_detail=str(r.get("TriggerDetail") or ""),
+                scan_id=str(r.get("ScanId") or ""),
+                at=r.get("At") if isinstance(r.get("At"), datetime) else None,
+            )
+            for r in sorted(rows, key=lambda r: str(r["RowKey"]))
+        )
         group = render.AlertGroup(
             target_key=str(first["TargetKey"]),
             cluster_id=str(first["ClusterId"]),
@@ -245,6 +300,7 @@ class Outbox:
             text=render.text_body([group], portal_url=self.portal_url),
             html=render.html_body([group], portal_url=self.portal_url),
             teams=render.teams_payloads(group, portal_url=self.portal_url),
+            alerts=alerts,
         )
 
     def _digest(self, row: TableEntity) -> Message:
@@ -258,8 +314,10 @@ class Outbox:
         for channel in self.channels:
             if all(channel.name in d for d in done.values()):
                 continue
+            # per-transition channels (Event Grid) get only the transitions they have not yet taken
+            pending = tuple(a for a in message.alerts if channel.name not in done.get(a.transition.id, set()))
             try:
-                channel.send(message)
+                channel.send(replace(message, alerts=pending) if message.alerts else message)
             except DeliveryError as exc:
                 logger.warning(
                     "outbox: %s delivery failed: %s",
