@@ -8,16 +8,19 @@
    assignment, deletes a trusted-access binding, turns a storage firewall on.
 4. Replays the Event Grid events the simulator recorded through the Event Grid function and shows
    the Guard restoring each one, with the time from event to fix.
-5. Prints the Teams card and the email it delivered, saves them under ``.demo/``, stops everything.
+5. Prints the Teams card and the email it delivered and the CloudEvents published to the
+   simulator's Event Grid topic (one per transition), saves them under ``.demo/``, stops everything.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ DEMO_ESTATE = ROOT / "localdev" / "estates" / "demo.yaml"
 OUT = ROOT / ".demo"
 RA_API = "api-version=2022-04-01"
 OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+DRIFT_TOPIC = "guard-drift"
 
 
 def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str]]]:
@@ -170,7 +174,9 @@ def main() -> int:
             "starting Azurite, the ARM simulator (demo estate), a Teams webhook receiver and an SMTP server"
         )
         azurite = stack.enter_context(Azurite.start(log_path=OUT / "azurite.log"))
-        sim = stack.enter_context(running_simulator(DEMO_ESTATE, log_path=OUT / "simulator.log"))
+        topic_key = secrets.token_urlsafe(24)  # the simulator's Event Grid topic for drift events
+        sim_estate = {**estate, "eventgrid_topics": [{"name": DRIFT_TOPIC, "key": topic_key}]}
+        sim = stack.enter_context(running_simulator(sim_estate, log_path=OUT / "simulator.log"))
         teams = TeamsReceiver()
         stack.callback(teams.stop)
         smtp = SmtpReceiver()
@@ -192,6 +198,8 @@ def main() -> int:
             "GUARD_SMTP_USER": smtp.user,
             "GUARD_SMTP_PASSWORD": smtp.password,
             "GUARD_SMTP_CA_BUNDLE": smtp.ca_path,
+            "GUARD_EVENTGRID_TOPIC_ENDPOINT": sim.topic_endpoint(DRIFT_TOPIC),
+            "GUARD_EVENTGRID_TOPIC_KEY": topic_key,
         }
         os.environ.update(env)  # the Functions host hands the app its settings through the environment
 
@@ -284,7 +292,25 @@ def main() -> int:
             text = plain.get_content() if plain is not None else ""
             console.print(f"[bold]Email[/] (latest of {len(smtp.messages)}): {message['Subject']}")
             console.print("\n".join("  " + line for line in text.splitlines()[:14]))
-        console.print(f"\ncards and emails saved under {OUT.relative_to(ROOT)}/")
+        published = [r["event"] for r in sim.published()]
+        (OUT / "cloudevents.json").write_text(json.dumps(published, indent=2))
+        by_type = Counter(str(e["type"]) for e in published)
+        console.print(
+            f"[bold]Event Grid[/] ({DRIFT_TOPIC}): {len(published)} CloudEvents, one per transition: "
+            + ", ".join(f"{t.split('.', 1)[-1]} {n}" for t, n in sorted(by_type.items()))
+        )
+        if published:
+            fixes_published = [e for e in published if e["type"] == "AksBackupGuard.DriftRemediated"]
+            example = (fixes_published or published)[0]
+            data = example["data"]
+            console.print(
+                f"  e.g. id={example['id']} type={example['type']}\n"
+                f"  subject={example['subject']}\n"
+                f"  data: check={data['check']} {data['statusBefore']} -> {data['statusAfter']}, "
+                f"outcome={data['outcome']}, trigger={data['correlation']['triggerKind']} "
+                f"{data['correlation']['triggerId']}"
+            )
+        console.print(f"\ncards, emails and CloudEvents saved under {OUT.relative_to(ROOT)}/")
 
         console.rule("done")
         elapsed = time.monotonic() - started
@@ -296,6 +322,7 @@ def main() -> int:
             "event_to_fix_seconds": [round(x, 3) for x in latencies],
             "teams_cards": len(teams.received),
             "emails": len(smtp.messages),
+            "cloudevents": dict(sorted(by_type.items())),
             "not_restored": sorted(broken_again),
         }
         (OUT / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -303,10 +330,12 @@ def main() -> int:
             f"{summary['targets']} targets; {summary['failing_before']} failing checks before, "
             f"{summary['failing_after_scan']} after the scan; event -> fix "
             f"{', '.join(f'{x:.2f} s' for x in latencies) or '-'}; "
-            f"{summary['teams_cards']} Teams cards, {summary['emails']} emails; {elapsed:.0f} s in all"
+            f"{summary['teams_cards']} Teams cards, {summary['emails']} emails, "
+            f"{len(published)} CloudEvents; {elapsed:.0f} s in all"
         )
         pipeline.use_services(None)
         ok = not broken_again and len(fixes) >= 3 and bool(teams.received) and bool(smtp.messages)
+        ok = ok and bool(published)
         return 0 if ok else 1
 
 
