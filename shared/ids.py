@@ -8,6 +8,36 @@ from collections.abc import Mapping
 _SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _RG = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.IGNORECASE)
 
+# Strict shapes for ids that become write scopes. A name segment is never "." or ".." (HTTP
+# clients normalise dot segments, which would move a PUT to another scope) and holds none of
+# / ? # % \ or whitespace.
+_GUID_SEG = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_NAME_SEG = r"(?!\.{1,2}(?:/|$))[^/?#%\\\s]+"
+_SHAPES = {
+    "subscription": rf"/subscriptions/{_GUID_SEG}",
+    "resource-group": rf"/subscriptions/{_GUID_SEG}/resourceGroups/{_NAME_SEG}",
+    "cluster": rf"/subscriptions/{_GUID_SEG}/resourceGroups/{_NAME_SEG}"
+    rf"/providers/Microsoft\.ContainerService/managedClusters/{_NAME_SEG}",
+    "storage-account": rf"/subscriptions/{_GUID_SEG}/resourceGroups/{_NAME_SEG}"
+    rf"/providers/Microsoft\.Storage/storageAccounts/{_NAME_SEG}",
+    "backup-vault": rf"/subscriptions/{_GUID_SEG}/resourceGroups/{_NAME_SEG}"
+    rf"/providers/Microsoft\.DataProtection/backupVaults/{_NAME_SEG}",
+}
+_SHAPE_RES = {kind: re.compile(rf"^{pattern}$", re.IGNORECASE) for kind, pattern in _SHAPES.items()}
+
+
+def is_shaped(value: str | None, kind: str) -> bool:
+    """True when ``value`` is exactly a ``kind`` id (see ``_SHAPES``): no dot segments, no extras."""
+    return bool(value) and _SHAPE_RES[kind].match(value or "") is not None
+
+
+def shape_of(value: str | None) -> str | None:
+    """The strict kind of ``value`` (``subscription``, ``resource-group``, ``cluster``...), or None."""
+    for kind, pattern in _SHAPE_RES.items():
+        if value and pattern.match(value):
+            return kind
+    return None
+
 
 def normalize(resource_id: str) -> str:
     """Lower-cased, trailing slash removed, exactly one leading slash: the comparison form."""
@@ -24,7 +54,7 @@ def same(a: str | None, b: str | None) -> bool:
 def subscription_of(resource_id: str) -> str:
     """The subscription id of a resource id (lower-cased); ``ValueError`` for a non-ARM id."""
     match = _SUB.match(resource_id.strip())
-    if not match:
+    if not match or any(seg in (".", "..") for seg in resource_id.strip().split("/")):
         raise ValueError(f"not an ARM resource id: {resource_id!r}")
     return match.group(1).lower()
 

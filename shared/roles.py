@@ -299,6 +299,15 @@ def _applicability(snapshot: Snapshot, row: RoleRow) -> tuple[bool | None, str, 
     return True, "", None
 
 
+SCOPE_SHAPES: Mapping[ScopeKind, str] = {
+    "cluster": "cluster",
+    "snapshot-rg": "resource-group",
+    "storage-account": "storage-account",
+    "staging-rg": "resource-group",
+    "staging-storage": "storage-account",
+}
+
+
 def resolve_role_row(snapshot: Snapshot, row: RoleRow) -> ResolvedRole:
     """Resolve one row: applicability, principal and scope, each read from the Snapshot only."""
     applicable, reason, gap = _applicability(snapshot, row)
@@ -306,6 +315,13 @@ def resolve_role_row(snapshot: Snapshot, row: RoleRow) -> ResolvedRole:
         return ResolvedRole(row, False, None, None, not_applicable_reason=reason)
     principal_id, principal_gap = _principal(snapshot, row.assignee)
     scope_id, scope_gap = _scope(snapshot, row.scope)
+    if scope_id is not None and not ids.is_shaped(scope_id, SCOPE_SHAPES[row.scope]):
+        # Scopes come from tags, extension settings and backup instances: anything that is not
+        # exactly the expected kind of id (dot segments, extra path, a subscription) is refused.
+        scope_gap = Gap(
+            f"{scope_id!r} is not a valid {SCOPE_SHAPES[row.scope]} id for this row", unknown=False
+        )
+        scope_id = None
     return ResolvedRole(
         row,
         applicable,

@@ -73,6 +73,12 @@ def write_scope(action: Action) -> str:
     raise TypeError(f"unknown action params {type(p).__name__}")
 
 
+# Role assignments only ever go to matrix scopes; other writes to a cluster, an account or the
+# subscription (provider registration).
+ROLE_SCOPE_SHAPES = ("cluster", "resource-group", "storage-account")
+WRITE_SCOPE_SHAPES = ("cluster", "storage-account", "subscription")
+
+
 def _guard(action: Action, settings: Settings) -> str | None:
     """Why this action must not be written under ``settings``, or None.
 
@@ -84,6 +90,10 @@ def _guard(action: Action, settings: Settings) -> str | None:
     params = action.params
     if isinstance(params, RoleAssignmentParams) and params.role_guid.lower() not in ALLOWED_ROLE_GUIDS:
         return f"role {params.role_guid} is not in the role matrix"
+    scope = write_scope(action)
+    allowed = ROLE_SCOPE_SHAPES if isinstance(params, RoleAssignmentParams) else WRITE_SCOPE_SHAPES
+    if ids.shape_of(scope) not in allowed:
+        return f"write scope {scope!r} is not a {' or '.join(allowed)} id"
     if action.kind in CLUSTER_KINDS and not settings.remediate_cluster:
         return "cluster changes need GUARD_REMEDIATE_CLUSTER=true"
     try:

@@ -261,3 +261,68 @@ def test_apply_refuses_hand_built_actions_outside_the_rules() -> None:
     assert refused.result == "skipped" and "outside GUARD_SUBSCRIPTIONS" in refused.reason
     # the control: an allowed action does reach the (closed) endpoint and fails there
     assert apply_one(outside, clients, s).result == "failed"
+
+
+def test_tag_and_config_values_never_become_broader_or_escaped_scopes() -> None:
+    """A vault tag or extension setting naming a subscription, or using dot segments, is refused."""
+    from shared.model import STAGING_RG_TAG, STAGING_STORAGE_TAG, ExtensionInfo, VaultInfo
+
+    staged = b.with_staging()
+    assert isinstance(staged.vault, VaultInfo)
+    hostile_tags = {
+        STAGING_STORAGE_TAG: f"/subscriptions/{b.SUB}",  # would be Blob Data Owner on the subscription
+        STAGING_RG_TAG: f"/subscriptions/{b.SUB}/resourceGroups/..",  # normalised away by HTTP clients
+    }
+    control = without("role.vault-reader-on-cluster")  # one legitimate gap, so the plan is not empty
+    hostile = replace(
+        staged,
+        vault=replace(staged.vault, tags={**staged.vault.tags, **hostile_tags}),
+        role_assignments=control.role_assignments,
+    )
+    findings = {f.check: f for f in evaluate(hostile)}
+    for check in (
+        "role.vault-account-contributor-on-staging-storage",
+        "role.vault-contributor-on-staging-rg",
+    ):
+        assert findings[check].status is Status.FAIL
+        assert " is not a " in findings[check].detail
+    planned = plan_for(hostile, settings())
+    scopes = [a.params.scope for a in planned.actions if isinstance(a.params, RoleAssignmentParams)]
+    assert scopes == [b.CLUSTER_ID]  # the legitimate gap is planned; nothing at the hostile scopes
+
+    ext = hostile.extension
+    assert isinstance(ext, ExtensionInfo)
+    config = {**ext.configuration, "configuration.backupStorageLocation.config.resourceGroup": ".."}
+    escaped = replace(
+        without("role.extension-blob-contributor-on-storage"), extension=replace(ext, configuration=config)
+    )
+    assert not [
+        a
+        for a in plan_for(escaped, settings()).actions
+        if a.check == "role.extension-blob-contributor-on-storage"
+    ]
+
+
+def test_apply_refuses_a_scope_that_is_not_a_matrix_kind() -> None:
+    from shared.arm import ArmClients
+    from shared.remediation.apply import apply_one
+    from shared.roles import BUILTIN_ROLES
+    from shared.settings import ArmSettings, Secret
+
+    clients = ArmClients(ArmSettings(endpoint="https://127.0.0.1:9", token=Secret("x"), retry_total=0))
+    reader = BUILTIN_ROLES["Reader"]
+    for scope in (
+        f"/subscriptions/{b.SUB}",
+        f"{b.CLUSTER_ID}/../../../..",
+        f"{b.CLUSTER_RG_ID}/providers/X/y/z",
+    ):
+        name = role_assignment_name(scope, b.VAULT_PRINCIPAL, reader)
+        action = Action(
+            "role-assignment",
+            "role.vault-reader-on-cluster",
+            "assign Reader",
+            RoleAssignmentParams(scope, b.VAULT_PRINCIPAL, reader, "Reader", name),
+        )
+        outcome = apply_one(action, clients, settings())
+        assert outcome.result == "skipped", scope
+        assert "write scope" in outcome.reason or "not an ARM id" in outcome.reason
