@@ -229,6 +229,20 @@ def test_teams_failing_does_not_republish_the_cloudevents(ledger: Ledger, sim: S
         assert len(sim.published()) == len(ids)  # a digest is no transition: no CloudEvent
 
 
+def test_only_transitions_not_yet_published_are_sent(ledger: Ledger, sim: SimHandle) -> None:
+    """A row already marked as delivered to eventgrid (an earlier attempt of a smaller group) is not
+    published again when its group is retried: the channel gets only the rows whose Done lacks it."""
+    record_scan(ledger)
+    rows = [r for r in scan_rows(ledger) if r["ClusterId"] == target(1).cluster_id]
+    assert len(rows) == 3
+    done = rows[0]
+    ledger.outbox.update_entity({"PartitionKey": "alert", "RowKey": done["RowKey"], "Done": "eventgrid"})
+    Outbox(ledger, [channel(sim)]).drain(now=T0 + hours(1))
+    published = [r["event"]["id"] for r in sim.published()]
+    assert done["RowKey"] not in published and len(published) == len(outbox_ids(ledger)) - 1
+    assert {r["State"] for r in scan_rows(ledger)} == {"delivered"}
+
+
 def test_bad_key_is_dead_lettered_with_a_clear_error_and_no_secret_in_logs(
     ledger: Ledger, sim: SimHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
