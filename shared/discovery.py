@@ -90,13 +90,13 @@ def discover(reader: ArmReader, subscriptions: Iterable[str], *, max_workers: in
                 add(Target(bi.cluster_id, vault.id, "backup", bi.id))
     for cluster in clusters.values():
         vault_id = ids.tag(cluster.tags, VAULT_TAG)
-        if vault_id and vault_id.strip().startswith("/subscriptions/"):
+        if vault_id and ids.is_shaped(vault_id.strip(), "backup-vault"):
             target = Target(cluster.id, vault_id.strip(), "prepare")
             if target.key not in found and target.key not in ignored:
                 add(target)
     for vault in vaults.values():
         for cluster_id in (ids.tag(vault.tags, RESTORE_TARGETS_TAG) or "").split(","):
-            if cluster_id.strip().startswith("/subscriptions/"):
+            if ids.is_shaped(cluster_id.strip(), "cluster"):
                 target = Target(cluster_id.strip(), vault.id, "restore")
                 if target.key not in found and target.key not in ignored:
                     add(target)
@@ -115,12 +115,17 @@ def targets_for_cluster(reader: ArmReader, cluster_id: str) -> Discovery:
     ignored: dict[str, Target] = {}
     for bi in instances:
         vault_id = bi.id[: bi.id.lower().find("/backupinstances/")]
-        target = Target(cluster_info.id if cluster_info else cluster_id, vault_id, "backup", bi.id)
+        # The cluster id as ARM spells it (the cluster, else the instance's datasource), never the
+        # caller's string: it becomes a role-assignment scope.
+        arm_cluster_id = cluster_info.id if cluster_info else bi.cluster_id
+        if not ids.is_shaped(arm_cluster_id, "cluster") or not ids.same(arm_cluster_id, cluster_id):
+            continue
+        target = Target(arm_cluster_id, vault_id, "backup", bi.id)
         bucket = ignored if _ignored(cluster_info) else targets
         bucket.setdefault(target.key, target)
     tagged = ids.tag(cluster_info.tags, VAULT_TAG) if cluster_info else None
-    if tagged and tagged.strip().startswith("/subscriptions/"):
-        target = Target(cluster_info.id if cluster_info else cluster_id, tagged.strip(), "prepare")
+    if cluster_info and tagged and ids.is_shaped(tagged.strip(), "backup-vault"):
+        target = Target(cluster_info.id, tagged.strip(), "prepare")
         if target.key not in targets and target.key not in ignored:
             (ignored if _ignored(cluster_info) else targets)[target.key] = target
     problems: tuple[str, ...] = ()

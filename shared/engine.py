@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from shared.checks import evaluate
 from shared.gather.reader import ArmReader
-from shared.gather.snapshot import gather
+from shared.gather.snapshot import gather, unreadable_snapshot
 from shared.model import Finding, Snapshot, Status, Target
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,14 @@ class Verification:
 
 
 def verify_one(target: Target, reader: ArmReader, *, incluster_checks: bool = False) -> Verification:
-    snapshot = gather(target, reader, incluster_checks=incluster_checks)
-    return Verification(target, snapshot, tuple(evaluate(snapshot, incluster_checks=incluster_checks)))
+    """Gather and evaluate one target. Never raises: an unexpected error makes every check unknown."""
+    try:
+        snapshot = gather(target, reader, incluster_checks=incluster_checks)
+        return Verification(target, snapshot, tuple(evaluate(snapshot, incluster_checks=incluster_checks)))
+    except Exception as exc:
+        log.exception("verifying %s failed unexpectedly", target.key)
+        snapshot = unreadable_snapshot(target, f"unexpected {type(exc).__name__} while verifying: {exc}")
+        return Verification(target, snapshot, tuple(evaluate(snapshot, incluster_checks=incluster_checks)))
 
 
 def verify(

@@ -209,7 +209,11 @@ def _route_one(event: ArmEvent, svc: Services, report: EventReport, *, now: date
             report.enqueued.append(item)
             continue
         if svc.work.claim(target, window_seconds=svc.settings.debounce_seconds, now=now):
-            svc.queue.send(item, delay_seconds=svc.settings.debounce_seconds)
+            try:
+                svc.queue.send(item, delay_seconds=svc.settings.debounce_seconds)
+            except Exception:
+                svc.work.release(target)  # else the marker would swallow the redelivered event
+                raise
             report.enqueued.append(item)
         else:
             report.coalesced += 1

@@ -26,7 +26,7 @@ from shared.checks import evaluate
 from shared.engine import Verification, verify_one
 from shared.gather.reader import ArmReader
 from shared.gather.snapshot import gather
-from shared.model import Finding, Outcome, Snapshot, Status, Target
+from shared.model import OPT_OUT_TAG, ClusterInfo, Finding, Outcome, Snapshot, Status, Target, VaultInfo
 from shared.remediation.apply import apply
 from shared.remediation.plan import (
     Action,
@@ -100,6 +100,20 @@ def mark_pending_propagation(findings: list[Finding], outcomes: list[Outcome]) -
     return tuple(out)
 
 
+def _opted_out_since(target: Target, clients: ArmClients, reader: ArmReader) -> str:
+    """A scan's reader may hold tags listed minutes ago: before writing, re-read the cluster and the
+    vault (two GETs, only when there is something to write) and honour an opt-out added since."""
+    if not reader.bulk:
+        return ""
+    fresh = ArmReader(clients, bulk=False)
+    for resource in (fresh.cluster(target.cluster_id), fresh.vault(target.vault_id)):
+        if isinstance(resource, (ClusterInfo, VaultInfo)):
+            value = (ids.tag(resource.tags, OPT_OUT_TAG) or "").strip().lower()
+            if value in ("ignore", "report-only"):
+                return f"opted out ({OPT_OUT_TAG}={value} on {resource.name})"
+    return ""
+
+
 def reconcile(
     target: Target,
     settings: Settings,
@@ -120,8 +134,11 @@ def reconcile(
     incluster = settings.incluster_checks
     before = verify_one(target, reader, incluster_checks=incluster)
     first = plan(before.snapshot, before.findings, settings)
-    if dry_run or not settings.enforce:
-        reason = "dry run" if dry_run else "report mode"
+    if not first.actions:
+        return ReconcileResult(before, first, tuple(first.skipped), before.findings)
+    reason = "dry run" if dry_run else "report mode" if not settings.enforce else ""
+    reason = reason or _opted_out_since(target, clients, reader)
+    if reason:
         outcomes = [*first.skipped, *(a.outcome("skipped", reason) for a in first.actions)]
         return ReconcileResult(before, first, tuple(outcomes), before.findings)
 

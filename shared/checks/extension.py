@@ -44,7 +44,7 @@ def _storage_settings(snapshot: Snapshot) -> tuple[str, str, str, str]:
         )
     account_tag = (snapshot.vault_tag(STORAGE_ACCOUNT_TAG) or "").strip()
     container = (snapshot.vault_tag(BLOB_CONTAINER_TAG) or "").strip() or "<blob-container>"
-    if account_tag.lower().startswith("/subscriptions/"):
+    if ids.is_shaped(account_tag, "storage-account"):
         return (
             container,
             ids.name_of(account_tag),

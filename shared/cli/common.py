@@ -83,9 +83,10 @@ def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) ->
 
 
 def run_verification(
-    found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] = sys.stderr
+    found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] | None = None
 ) -> list[Verification]:
     """Verify the selected targets, with a progress bar on a terminal for larger scans."""
+    stream = stream or sys.stderr  # resolved per call: sys.stderr may be replaced after import
     targets = list(found.targets)
     if not (stream.isatty() and len(targets) > 3):
         return verify(targets, reader, incluster_checks=settings.incluster_checks)

@@ -15,7 +15,7 @@ import sys
 from typing import IO, Any
 
 from shared import ids, pipeline
-from shared.cli import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN
+from shared.cli import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
 from shared.errors import ConfigError
 from shared.model import Status
 from shared.settings import Settings
@@ -83,6 +83,8 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None) -> int:
         out.write("\n")
     else:
         _table(out, doc, results, ledger_used)
+    if report.dropped and not report.events:
+        return EXIT_USAGE  # nothing in the input was an event
     finals = [f.status for p in results for f in p.result.after_findings]  # type: ignore[union-attr]
     if Status.FAIL in finals:
         return EXIT_FAIL

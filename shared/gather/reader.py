@@ -129,8 +129,7 @@ class ArmReader:
         keys: list[tuple[str, ...]] = []
         if role_assignments_of:
             keys.append(("roles", role_assignments_of.lower()))
-        if provider_of:
-            keys.extend(k for k in self._cache if k[0] == "provider" and k[1] == provider_of.lower())
+        provider = provider_of.lower() if provider_of else None
         if trusted_access_of:
             keys.append(("trusted-access", ids.normalize(trusted_access_of)))
         if extensions_of:
@@ -143,6 +142,8 @@ class ArmReader:
                 ("storage", ids.subscription_of(storage_account)),
             ]
         with self._lock:
+            if provider:
+                keys.extend(k for k in self._cache if k[0] == "provider" and k[1] == provider)
             for key in keys:
                 future = self._cache.get(key)
                 if future is not None and future.done():
@@ -260,7 +261,10 @@ class ArmReader:
         if idx <= 0:
             return Unreadable(f"malformed backup policy id {policy_id}", "error")
         vault_id = policy_id[:idx]
-        sub, rg, vault_name = parse(vault_id)
+        try:
+            sub, rg, vault_name = parse(vault_id)
+        except ValueError:
+            return Unreadable(f"malformed backup policy id {policy_id}", "error")
         if self.bulk:
 
             def run_list() -> dict[str, PolicyInfo]:

@@ -53,6 +53,12 @@ def _storage(
         return extension, extension
     if extension is None or extension.storage_account_id is None:
         return None, None
+    if not ids.is_shaped(extension.storage_account_id, "storage-account"):
+        bad = Unreadable(
+            f"the extension storage settings name no valid account ({extension.storage_account_id!r})",
+            "error",
+        )
+        return bad, bad
     account = reader.storage_account(extension.storage_account_id)
     if isinstance(account, Unreadable):
         if account.kind == "not-found":
@@ -98,8 +104,32 @@ def _role_scope_subscriptions(
     return subs
 
 
+def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
+    """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
+    bad = Unreadable(reason, "error")
+    return Snapshot(
+        target=target,
+        cluster=bad,
+        vault=bad,
+        backup_instance=bad,
+        policy=bad,
+        provider_state=bad,
+        extension=bad,
+        storage_account=bad,
+        blob_container=bad,
+        trusted_access=bad,
+        role_assignments={},
+        node_subnet_nsgs=bad,
+        policy_assignments=bad,
+    )
+
+
 def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False) -> Snapshot:
     """Read everything the checks need for ``target``; see the module docstring."""
+    if not ids.is_shaped(target.cluster_id, "cluster") or not ids.is_shaped(target.vault_id, "backup-vault"):
+        return unreadable_snapshot(
+            target, f"malformed target ids: {target.cluster_id!r}, {target.vault_id!r}"
+        )
     cluster = reader.cluster(target.cluster_id)
     vault = reader.vault(target.vault_id)
     instance = _instance(target, reader)

@@ -163,6 +163,7 @@ class HistoryEntry:
     trigger_id: str
     scan_id: str | None
     batch: str = ""  # the target's state version that wrote it: orders history exactly
+    seq: int = 0  # position within the batch (a drift observed and fixed in one run: 0 then 1)
     data: Mapping[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -416,11 +417,12 @@ class Ledger:
         }
         hpk = keys.encode(target_key)
         rows: list[dict[str, Any]] = []
-        for t in transitions:
+        for seq, t in enumerate(transitions):
             rows.append(
                 {
                     "PartitionKey": hpk,
                     "RowKey": f"t~{t.id}",
+                    "Seq": seq,  # order within the batch (a drift and its fix share one batch)
                     "Type": "transition",
                     "Check": t.check,
                     "Summary": f"{t.kind}: {t.previous or 'none'} -> {t.current}",
@@ -599,11 +601,12 @@ class Ledger:
                 scan_id=str(r.get("ScanId") or "") or None,
                 batch=str(r.get("Batch") or ""),
                 data=read_json(r, "Data") or {},
+                seq=int(r.get("Seq") or 0),
             )
             for r in rows
         ]
         order = {"transition": 0, "action": 1}
-        entries.sort(key=lambda e: (e.batch or "~", e.at, order.get(e.type, 2), e.check))
+        entries.sort(key=lambda e: (e.batch or "~", e.at, order.get(e.type, 2), e.seq, e.check))
         return entries[-limit:] if limit else entries
 
     def scan_changes(self, scan_id: str) -> list[ScanChange]:

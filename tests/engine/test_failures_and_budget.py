@@ -13,7 +13,7 @@ from shared.arm import ArmClients
 from shared.discovery import discover, targets_for_cluster
 from shared.engine import verify, verify_one
 from shared.gather.reader import ArmReader
-from shared.model import Status
+from shared.model import Status, Target
 from tests.engine.conftest import DEMO, demo_manifest, demo_subscriptions, settings_for
 
 MANIFEST = demo_manifest()
@@ -141,3 +141,47 @@ def test_scan_budget_on_a_generated_500_target_estate() -> None:
     )
     assert per_target <= 3 * len(found.targets)
     assert total - per_target <= 60 * len(subs)
+
+
+def test_opt_out_added_after_discovery_is_honoured_before_any_write(fresh_sim: SimHandle) -> None:
+    from shared.reconcile import reconcile
+
+    search = entry("aks-search-prod")
+    settings = settings_for(fresh_sim, demo_subscriptions(), GUARD_MODE="enforce")
+    clients = ArmClients(settings.arm)
+    reader = ArmReader(clients, bulk=True)  # a scan's reader: it listed the tags before the change
+    found = discover(reader, demo_subscriptions())
+    target = next(t for t in found.targets if t.cluster_id.lower() == search["cluster_id"].lower())
+    status, _, _ = fresh_sim.call(
+        "PATCH",
+        search["cluster_id"] + "?api-version=2026-02-01",
+        {"tags": {"aks-backup-guard": "report-only"}},
+        token=fresh_sim.admin_token,
+    )
+    assert status in (200, 201, 202)
+    fresh_sim.reset_counters()
+    result = reconcile(target, settings, clients, reader=reader)
+    assert result.plan.actions, "the seeded drift should have planned a fix"
+    assert {o.result for o in result.outcomes} == {"skipped"}
+    assert all("opted out" in o.reason for o in result.outcomes)
+    assert set(fresh_sim.requests(log=False)["by_method"]) <= {"GET"}
+
+
+def test_malformed_tags_make_unknowns_not_crashes(fresh_sim: SimHandle) -> None:
+    orders = entry("aks-orders-prod")
+    bad_vault = f"/subscriptions/{demo_subscriptions()[0]}/resourceGroups/rg"  # a group, not a vault
+    status, _, _ = fresh_sim.call(
+        "PATCH",
+        orders["cluster_id"] + "?api-version=2026-02-01",
+        {"tags": {"aks-backup-guard-vault": bad_vault}},
+        token=fresh_sim.admin_token,
+    )
+    assert status in (200, 201, 202)
+    clients = clients_for(fresh_sim)
+    reader = ArmReader(clients, bulk=True)
+    found = discover(reader, demo_subscriptions())
+    assert not [t for t in found.targets if t.kind == "prepare" and t.vault_id == bad_vault]
+    results = verify(list(found.targets), reader)  # must not raise
+    assert len(results) == len(MANIFEST["targets"])
+    ghost = verify_one(Target(orders["cluster_id"], bad_vault, "prepare"), ArmReader(clients))
+    assert {f.status for f in ghost.findings} <= {Status.UNKNOWN, Status.NOT_APPLICABLE}

@@ -105,5 +105,5 @@ def test_replay_rejects_bad_input(
     assert "not JSON" in capsys.readouterr().err
     junk = tmp_path / "junk.json"
     junk.write_text(json.dumps([{"hello": "world"}]))
-    assert cli_main(["replay-event", str(junk), "--format", "json"]) == 0
+    assert cli_main(["replay-event", str(junk), "--format", "json"]) == 2  # nothing in it was an event
     assert json.loads(capsys.readouterr().out)["dropped"]
