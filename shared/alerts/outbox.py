@@ -317,7 +317,13 @@ class Outbox:
             # per-transition channels (Event Grid) get only the transitions they have not yet taken
             pending = tuple(a for a in message.alerts if channel.name not in done.get(a.transition.id, set()))
             try:
-                channel.send(replace(message, alerts=pending) if message.alerts else message)
+                try:
+                    channel.send(replace(message, alerts=pending) if message.alerts else message)
+                except DeliveryError:
+                    raise
+                except Exception as unexpected:  # never abort the drain: retry this message later
+                    # Only the type is kept: a library's message may quote a URL that holds a secret.
+                    raise DeliveryError(f"{channel.name}: unexpected {type(unexpected).__name__}") from None
             except DeliveryError as exc:
                 logger.warning(
                     "outbox: %s delivery failed: %s",

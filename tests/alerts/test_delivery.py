@@ -325,3 +325,32 @@ def test_digest_once_per_scan_and_only_when_something_changed(ledger: Ledger, te
     facts = {f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]}
     assert facts["Scan"] == "scan-1" and facts["Targets changed"] == "2" and facts["New failure"] == "2"
     assert outbox.drain(now=T0 + hours(2)).messages == 0
+
+
+class _BrokenLibraryChannel:
+    """A channel whose client library fails in a way no channel anticipated (e.g. IncompleteRead)."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, message: Any) -> None:
+        import http.client
+
+        self.calls += 1
+        if self.calls == 1:
+            raise http.client.IncompleteRead(b"partial", 10)
+
+
+def test_an_unexpected_channel_error_is_retried_not_fatal_to_the_drain(ledger: Ledger) -> None:
+    channel = _BrokenLibraryChannel()
+    outbox = Outbox(ledger, [channel], backoff_seconds=1)
+    record_failure(ledger, 1)
+    now = T0 + hours(1)
+    first = outbox.drain(now=now)  # must not raise
+    assert first.messages == 1 and first.retried >= 1 and first.delivered == 0
+    row = next(iter(ledger.outbox.list_entities()))
+    assert "unexpected IncompleteRead" in json.dumps(dict(row), default=str)
+    assert outbox.drain(now=now + timedelta(minutes=5)).delivered == first.retried
+    assert channel.calls == 2
