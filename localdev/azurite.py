@@ -1,7 +1,9 @@
 """Start and stop Azurite (Microsoft's Storage emulator, installed from npm) on free ports.
 
-Azurite runs with in-memory persistence, so every start is empty. The process is started in its
-own process group and :meth:`Azurite.stop` kills the whole group.
+Azurite runs with in-memory persistence, so every start is empty, unless ``location`` names a
+directory (``--location``): then its data survives :meth:`Azurite.restart`, which stops it and
+starts it again on the same ports (for storage-outage tests). The process is started in its own
+process group and :meth:`Azurite.stop` kills the whole group.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Azurite:
     queue_port: int
     table_port: int
     process: subprocess.Popen[bytes] | None = None
+    location: Path | None = None
+    log_path: Path | None = None
 
     @property
     def connection_string(self) -> str:
@@ -45,45 +49,68 @@ class Azurite:
         )
 
     @classmethod
-    def start(cls, *, timeout: float = 30.0, log_path: Path | None = None) -> Azurite:
-        """Start Azurite on free 127.0.0.1 ports; raises RuntimeError if it does not come up."""
+    def start(
+        cls, *, timeout: float = 30.0, log_path: Path | None = None, location: Path | None = None
+    ) -> Azurite:
+        """Start Azurite on free 127.0.0.1 ports; raises RuntimeError if it does not come up.
+
+        ``location``: persist to this directory instead of memory (created if missing).
+        """
+        last_error = ""
+        for _ in range(3):
+            node = cls(free_port(), free_port(), free_port(), location=location, log_path=log_path)
+            if node._spawn(timeout):
+                return node
+            last_error = f"exit code {node.process.poll() if node.process else None}"
+            node.stop()
+        raise RuntimeError(f"Azurite did not start ({last_error})")
+
+    def restart(self, *, timeout: float = 30.0) -> None:
+        """Stop Azurite and start it again on the same ports (and ``location``, if any)."""
+        self.stop()
+        deadline = time.monotonic() + timeout
+        while not self._spawn(timeout):
+            self.stop()
+            if time.monotonic() > deadline:
+                raise RuntimeError("Azurite did not restart on its ports")
+            time.sleep(0.5)
+
+    def _spawn(self, timeout: float) -> bool:
         binary = ROOT / "node_modules" / ".bin" / "azurite"
         if not binary.exists():
             raise RuntimeError("Azurite is not installed: run `make setup` (npm ci) first")
-        last_error = ""
-        for _ in range(3):
-            node = cls(free_port(), free_port(), free_port())
-            out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-            node.process = subprocess.Popen(
-                [
-                    str(binary),
-                    "--inMemoryPersistence",
-                    "--skipApiVersionCheck",
-                    "--loose",
-                    "--disableTelemetry",
-                    "--blobHost",
-                    "127.0.0.1",
-                    "--blobPort",
-                    str(node.blob_port),
-                    "--queueHost",
-                    "127.0.0.1",
-                    "--queuePort",
-                    str(node.queue_port),
-                    "--tableHost",
-                    "127.0.0.1",
-                    "--tablePort",
-                    str(node.table_port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-            if node._wait_listening(timeout):
-                return node
-            last_error = f"exit code {node.process.poll()}"
-            node.stop()
-        raise RuntimeError(f"Azurite did not start ({last_error})")
+        if self.location is not None:
+            self.location.mkdir(parents=True, exist_ok=True)
+            persistence = ["--location", str(self.location)]
+        else:
+            persistence = ["--inMemoryPersistence"]
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                str(binary),
+                *persistence,
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.blob_port),
+                "--queueHost",
+                "127.0.0.1",
+                "--queuePort",
+                str(self.queue_port),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(self.table_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+        return self._wait_listening(timeout)
 
     def _wait_listening(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -105,6 +105,7 @@ class ArmClients:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._transport: SharedTransport | None = None
+        self._transport_lock = threading.Lock()  # not _lock: _get calls factories while holding it
 
     def _common_kwargs(self) -> dict[str, Any]:
         arm = self.settings
@@ -130,11 +131,17 @@ class ArmClients:
         )
 
     def _shared_transport(self) -> SharedTransport:
+        with self._transport_lock:
+            return self._make_transport()
+
+    def _make_transport(self) -> SharedTransport:
         if self._transport is None:
             import requests
 
             session = requests.Session()
-            pool = max(16, self.settings.concurrency_per_subscription * 4)
+            # one pool slot per request that can be in flight (engine.verify runs up to 64 threads):
+            # a smaller pool discards connections and pays a TLS handshake for each new one
+            pool = max(64, self.settings.concurrency_per_subscription * 8)
             adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
             session.mount("https://", adapter)
             self._transport = SharedTransport(
@@ -244,11 +251,13 @@ class ArmClients:
             account_url = f"{self.settings.endpoint}/{account_name}"
         else:
             account_url = f"https://{account_name}.blob.core.windows.net"
+        # The shared transport keeps connections (and TLS sessions) across containers; a client
+        # of its own per container costs a handshake and a CA bundle load for every listing.
         return ContainerClient(
             account_url,
             container,
             credential=self.credential,
-            connection_verify=self.settings.ca_bundle or True,
+            transport=self._shared_transport(),
             retry_total=self.settings.retry_total,
             connection_timeout=10,
             read_timeout=self.settings.timeout_seconds,

@@ -1,0 +1,51 @@
+"""`python -m bench --quick` runs end to end and reports every figure (so CI catches a broken bench)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = {
+    "cold_start_import_index_seconds",
+    "cold_start_azure_functions_seconds",
+    "cold_start_ratio",
+    "event_to_fix_p50_seconds",
+    "event_to_fix_p95_seconds",
+    "event_arm_calls_per_event",
+    "scan_peak_rss_mb",
+    "table_writes_per_unchanged_target_session",
+    "table_requests_per_unchanged_target_session",
+    "table_writes_per_unchanged_target_worker",
+    "table_requests_per_unchanged_target_worker",
+} | {
+    f"scan_{size}_{what}"
+    for size in ("small", "large")
+    for what in (
+        "reads_per_target",
+        "blob_reads_per_target",
+        "unknown_findings",
+        "wall_seconds",
+        "ratio_to_bound",
+    )
+}
+
+
+def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert set(doc["figures"]) == FIGURES
+    assert doc["machine"]["cores"] and doc["machine"]["python"]
+    for name, figure in doc["figures"].items():
+        assert figure["runs"] >= 1 and figure["median"] == figure["median"], name  # not NaN
+    assert "event_to_fix_p95_seconds" in done.stdout  # the table was printed
