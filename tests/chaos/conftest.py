@@ -1,6 +1,6 @@
 """Chaos suite wiring: the Function App against real peers, and a capture of every log record.
 
-Every record logged anywhere during the suite (root logger at DEBUG) is kept, so the last module
+Every record logged anywhere while this package's tests run (root logger at DEBUG) is kept, so the last module
 (``test_zz_secret_scan``) can assert that no secret the suite handed out ever reached a log.
 Scenarios register their secrets with :func:`remember_secret`.
 """
@@ -37,7 +37,7 @@ class _Capture(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record)
+            text = self.format(record)  # includes the traceback text of exc_info
         except Exception:  # a record that cannot format is kept raw, never dropped
             text = f"{record.msg!r} {record.args!r}"
         extra = " ".join(
@@ -55,7 +55,7 @@ def remember_secret(name: str, value: str) -> None:
     SECRETS[name] = value
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def capture_all_logs() -> Iterator[_Capture]:
     root = logging.getLogger()
     previous = root.level
