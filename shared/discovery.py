@@ -106,6 +106,8 @@ def discover(reader: ArmReader, subscriptions: Iterable[str], *, max_workers: in
 
 def targets_for_cluster(reader: ArmReader, cluster_id: str) -> Discovery:
     """The targets of one cluster (the event path): its backup instances, else its vault tag."""
+    if not ids.is_shaped(cluster_id, "cluster"):
+        return Discovery((), (f"not an AKS cluster id: {cluster_id!r}",))
     instances = reader.instances_for_cluster(cluster_id)
     cluster = reader.cluster(cluster_id)
     cluster_info = cluster if isinstance(cluster, ClusterInfo) else None

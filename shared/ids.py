@@ -26,6 +26,21 @@ _SHAPES = {
 _SHAPE_RES = {kind: re.compile(rf"^{pattern}$", re.IGNORECASE) for kind, pattern in _SHAPES.items()}
 
 
+def is_clean(resource_id: str | None) -> bool:
+    """A subscription-rooted id whose every segment is a real name (no blanks, dots or whitespace)."""
+    if not resource_id or not resource_id.startswith("/subscriptions/"):
+        return False
+    segments = resource_id.rstrip("/").split("/")[1:]
+    return (
+        len(segments) >= 2
+        and all(
+            seg and seg == seg.strip() and seg not in (".", "..") and not any(c.isspace() for c in seg)
+            for seg in segments
+        )
+        and _SHAPE_RES["subscription"].match("/" + "/".join(segments[:2])) is not None
+    )
+
+
 def is_shaped(value: str | None, kind: str) -> bool:
     """True when ``value`` is exactly a ``kind`` id (see ``_SHAPES``): no dot segments, no extras."""
     return bool(value) and _SHAPE_RES[kind].match(value or "") is not None

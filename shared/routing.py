@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from shared import ids
 from shared.events import ArmEvent
 from shared.settings import Settings
 
@@ -160,6 +161,8 @@ def route(event: ArmEvent, settings: Settings) -> Decision:
 
 
 def _watched(event: ArmEvent, settings: Settings, candidate: Route) -> Decision:
+    if not ids.is_clean(candidate.resource_id):
+        return Decision(None, f"subject names no valid resource id: {event.subject!r}")
     sub = event.subscription_id
     if sub is None or not settings.watches(sub):
         return Decision(None, f"subscription {sub or '?'} is not watched")

@@ -192,11 +192,6 @@ def test_fuzzed_event_grid_deliveries_never_escape(app: App) -> None:
 BLANK_NAME = "/subscriptions/{sub}/resourceGroups/0/providers/Microsoft.ContainerService/managedClusters/ /"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a cluster subject with a blank name routes, then ArmReader.parse raises "
-    "ValueError outside the reader's error boundary; the handler's catch-all logs and drops it",
-)
 def test_blank_cluster_name_is_dropped_as_malformed_not_as_an_unexpected_error(app: App) -> None:
     subject = BLANK_NAME.format(sub=WATCHED[0])
     event = func.EventGridEvent(
