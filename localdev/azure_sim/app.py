@@ -122,8 +122,13 @@ class Sim:
             return self._auth_error(request, base_headers)
         record["principal"] = caller.principal_id
         sub = record["subscription"] or "tenant"
-        allowed, kind, remaining, wait = self.throttle.take(sub, caller.principal_id.lower(), method)
-        rate_headers = {f"x-ms-ratelimit-remaining-subscription-{kind}": str(remaining)}
+        if data_plane:
+            # Storage's data plane is not in ARM's token buckets (it throttles on its own, with 503).
+            allowed, kind, remaining, wait = True, "reads", 0, 0.0
+            rate_headers: dict[str, str] = {}
+        else:
+            allowed, kind, remaining, wait = self.throttle.take(sub, caller.principal_id.lower(), method)
+            rate_headers = {f"x-ms-ratelimit-remaining-subscription-{kind}": str(remaining)}
         if not allowed:
             retry = max(1, math.ceil(wait))
             return ArmError(

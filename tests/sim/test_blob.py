@@ -74,3 +74,16 @@ def test_unauthenticated_blob_list_is_401(sim: SimHandle) -> None:
     assert status == 401
     assert headers.get("x-ms-error-code") == "NoAuthenticationInformation"
     assert "<Code>NoAuthenticationInformation</Code>" in body
+
+
+def test_blob_listings_are_not_charged_to_arm_throttling() -> None:
+    """Storage's data plane has its own limits: with --throttle on, 300 listings still succeed."""
+    from localdev.azure_sim.launcher import running_simulator
+    from tests.sim.helpers import ESTATE
+
+    with running_simulator(ESTATE, throttle=True) as sim:
+        client = container(sim, "stbackup1", "aks-backups")
+        for _ in range(300):  # more than ARM's 250-read burst
+            assert list(client.list_blob_names())
+        statuses = {entry["status"] for entry in sim.requests()["log"]}
+        assert statuses == {200}
