@@ -2,7 +2,8 @@
 
 The parent starts the simulator (its memory is not counted) and runs
 ``python -m bench.memory --child`` with the simulator's settings in the environment; the child
-runs discover + verify with a bulk reader and prints its own ``ru_maxrss`` (KiB on Linux).
+runs discover + verify with a bulk reader, streaming results as the ``check`` CLI does (each one
+reported and dropped), and prints its own ``ru_maxrss`` (KiB on Linux).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def child() -> None:
     from shared.arm import ArmClients
     from shared.discovery import discover
-    from shared.engine import verify
+    from shared.engine import Tally, iter_verify
     from shared.gather.reader import ArmReader
     from shared.settings import Settings
 
@@ -39,10 +40,13 @@ def child() -> None:
     start = time.perf_counter()
     reader = ArmReader(clients, bulk=True)
     found = discover(reader, settings.subscriptions)
-    results = verify(list(found.targets), reader)
+    # As `aks-backup-guard check` does: each result is reported (tallied here) and dropped.
+    tally = Tally()
+    for verification in iter_verify(list(found.targets), reader):
+        tally.add(verification)
     wall = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"targets": len(results), "wall": wall, "peak_mb": peak_kib / 1024}))
+    print(json.dumps({"targets": tally.targets, "wall": wall, "peak_mb": peak_kib / 1024}))
 
 
 def run(*, quick: bool = False) -> list[Figure]:

@@ -7,9 +7,11 @@ the reader), reporting each result as it completes so callers can show progress.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 from shared.checks import evaluate
 from shared.gather.reader import ArmReader
@@ -41,6 +43,33 @@ def verify_one(target: Target, reader: ArmReader, *, incluster_checks: bool = Fa
         return Verification(target, snapshot, tuple(evaluate(snapshot, incluster_checks=incluster_checks)))
 
 
+def iter_verify(
+    targets: Iterable[Target],
+    reader: ArmReader,
+    *,
+    incluster_checks: bool = False,
+    max_workers: int | None = None,
+) -> Iterator[Verification]:
+    """Verify ``targets`` concurrently, yielding results in the order of ``targets``.
+
+    At most ``4 x workers`` results are held at once, so memory does not grow with the number
+    of targets: a caller that writes each result out and drops it scans any estate in bounded
+    memory. Ignored targets (``aks-backup-guard=ignore``) are yielded too; callers skip them.
+    """
+    pending = iter(targets)
+    workers = max_workers or min(64, max(1, reader.clients.settings.concurrency_per_subscription * 8))
+    window: deque[Future[Verification]] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for target in islice(pending, workers * 4):
+            window.append(pool.submit(verify_one, target, reader, incluster_checks=incluster_checks))
+        while window:
+            head = window.popleft()
+            following = next(pending, None)
+            if following is not None:
+                window.append(pool.submit(verify_one, following, reader, incluster_checks=incluster_checks))
+            yield head.result()
+
+
 def verify(
     targets: Sequence[Target],
     reader: ArmReader,
@@ -49,36 +78,36 @@ def verify(
     on_result: Callable[[Verification], None] | None = None,
     max_workers: int | None = None,
 ) -> list[Verification]:
-    """Verify ``targets``; results come back in the order of ``targets``.
+    """Verify ``targets``; results come back in the order of ``targets``, ignored ones dropped."""
+    kept = []
+    for result in iter_verify(targets, reader, incluster_checks=incluster_checks, max_workers=max_workers):
+        if on_result is not None:
+            on_result(result)
+        if result.snapshot.opt_out != "ignore":
+            kept.append(result)
+    return kept
 
-    Targets whose cluster or vault carries ``aks-backup-guard=ignore`` are dropped.
-    """
-    if not targets:
-        return []
-    subs = {t.subscription_id for t in targets}
-    workers = max_workers or min(64, max(1, reader.clients.settings.concurrency_per_subscription * len(subs)))
-    results: dict[int, Verification] = {}
-    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
-        futures = {
-            pool.submit(verify_one, t, reader, incluster_checks=incluster_checks): i
-            for i, t in enumerate(targets)
-        }
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            if on_result is not None:
-                on_result(result)
-    ordered = [results[i] for i in range(len(targets))]
-    return [v for v in ordered if v.snapshot.opt_out != "ignore"]
+
+class Tally:
+    """Running counts for a streamed report (see :func:`summarize`)."""
+
+    def __init__(self) -> None:
+        self.counts = {str(status): 0 for status in Status}
+        self.targets = 0
+        self.failing_targets = 0
+
+    def add(self, v: Verification) -> None:
+        self.targets += 1
+        self.failing_targets += 1 if v.failing else 0
+        for finding in v.findings:
+            self.counts[str(finding.status)] += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"targets": self.targets, "failing_targets": self.failing_targets, **self.counts}
 
 
 def summarize(verifications: Iterable[Verification]) -> dict[str, int]:
-    counts = {str(status): 0 for status in Status}
-    targets = 0
-    failing_targets = 0
+    tally = Tally()
     for v in verifications:
-        targets += 1
-        failing_targets += 1 if v.failing else 0
-        for finding in v.findings:
-            counts[str(finding.status)] += 1
-    return {"targets": targets, "failing_targets": failing_targets, **counts}
+        tally.add(v)
+    return tally.as_dict()

@@ -25,7 +25,7 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fix:
     """How to repair a failing check: a one-line portal step, the exact az command, and a doc link."""
 
@@ -37,7 +37,7 @@ class Fix:
         return {"summary": self.summary, "command": self.command, "doc": self.doc}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """The result of one check for one target.
 
@@ -70,7 +70,7 @@ STORAGE_ACCOUNT_TAG = "aks-backup-guard-storage-account"
 BLOB_CONTAINER_TAG = "aks-backup-guard-blob-container"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One (AKS cluster, Backup vault) pair.
 
@@ -101,7 +101,7 @@ class Target:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unreadable:
     """A read that failed: ``kind`` is denied (401/403), not-found (404) or error (anything else)."""
 
@@ -117,7 +117,7 @@ def readable(value: Read[T]) -> bool:
     return not isinstance(value, Unreadable)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterInfo:
     id: str
     name: str
@@ -136,7 +136,7 @@ class ClusterInfo:
     provisioning_state: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VaultInfo:
     id: str
     name: str
@@ -147,7 +147,7 @@ class VaultInfo:
     tenant_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackupInstanceInfo:
     id: str
     cluster_id: str
@@ -156,7 +156,7 @@ class BackupInstanceInfo:
     snapshot_resource_group_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyInfo:
     id: str
     uses_vault_store: bool
@@ -166,7 +166,7 @@ EXTENSION_TYPE = "microsoft.dataprotection.kubernetes"
 _BSL = "configuration.backupStorageLocation."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExtensionInfo:
     id: str
     name: str
@@ -204,13 +204,13 @@ class ExtensionInfo:
         return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceAccessRule:
     tenant_id: str
     resource_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StorageAccountInfo:
     id: str
     name: str
@@ -224,7 +224,7 @@ class StorageAccountInfo:
     private_endpoint_count: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlobContainerInfo:
     name: str
     exists: bool
@@ -232,7 +232,7 @@ class BlobContainerInfo:
     listing_denied: str | None = None  # why the names could not be listed (existence known from ARM)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrustedAccessBinding:
     id: str
     name: str
@@ -241,7 +241,7 @@ class TrustedAccessBinding:
     provisioning_state: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleAssignmentInfo:
     id: str
     scope: str
@@ -253,7 +253,7 @@ class RoleAssignmentInfo:
         return ids.role_guid(self.role_definition_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NsgRule:
     name: str
     direction: str  # Inbound | Outbound
@@ -263,14 +263,14 @@ class NsgRule:
     destination_prefixes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NsgInfo:
     id: str
     subnet_id: str
     rules: tuple[NsgRule, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyAssignmentInfo:
     id: str
     name: str
@@ -280,13 +280,13 @@ class PolicyAssignmentInfo:
     enforcement_mode: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VeleroResult:
     found: bool
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything read from ARM for one target, at one moment.
 
@@ -340,7 +340,7 @@ class Snapshot:
 OutcomeResult = Literal["applied", "already-present", "failed", "skipped"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one remediation action.
 
@@ -367,7 +367,7 @@ class Outcome:
 TriggerKind = Literal["event", "scan", "cli", "http", "poison"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trigger:
     """What caused a reconcile: recorded with every history row (event id, scan id, CLI user...)."""
 

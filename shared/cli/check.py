@@ -26,12 +26,11 @@ def run(args: argparse.Namespace) -> int:
     clients = ArmClients(settings.arm)
     try:
         found, reader = common.select(settings, clients, args)
-        results = common.run_verification(found, reader, settings)
-        if args.format == "json":
-            render.write_json(out, render.report_dict(results, found.problems))
-        else:
-            render.write_table(out, results, found.problems)
-        return common.exit_code(results, found.problems)
+        report = render.StreamedReport(out, args.format)
+        for verification in common.stream_verification(found, reader, settings):
+            report.add(verification)  # written now and dropped: memory stays flat on big estates
+        report.close(found.problems)
+        return common.exit_code_of(report.tally, found.problems)
     finally:
         clients.close()
         if out is not common.sys.stdout:

@@ -6,14 +6,14 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import IO
 
 from shared import ids
 from shared.arm import ArmClients
 from shared.discovery import Discovery, discover, targets_for_cluster
-from shared.engine import Verification, verify
+from shared.engine import Tally, Verification, iter_verify
 from shared.errors import ConfigError
 from shared.gather.reader import ArmReader
 from shared.model import Status
@@ -82,14 +82,17 @@ def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) ->
     return found, reader
 
 
-def run_verification(
+def stream_verification(
     found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] | None = None
-) -> list[Verification]:
-    """Verify the selected targets, with a progress bar on a terminal for larger scans."""
+) -> Iterator[Verification]:
+    """Verify the selected targets in order, one at a time (bounded memory), skipping ignored ones;
+    with a progress bar on a terminal for larger scans."""
     stream = stream or sys.stderr  # resolved per call: sys.stderr may be replaced after import
     targets = list(found.targets)
+    results = iter_verify(targets, reader, incluster_checks=settings.incluster_checks)
     if not (stream.isatty() and len(targets) > 3):
-        return verify(targets, reader, incluster_checks=settings.incluster_checks)
+        yield from (v for v in results if v.snapshot.opt_out != "ignore")
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -102,15 +105,30 @@ def run_verification(
         transient=True,
     ) as progress:
         task = progress.add_task("verify", total=len(targets))
-        advance: Callable[[Verification], None] = lambda _v: progress.advance(task)  # noqa: E731
-        return verify(targets, reader, incluster_checks=settings.incluster_checks, on_result=advance)
+        for v in results:
+            progress.advance(task)
+            if v.snapshot.opt_out != "ignore":
+                yield v
+
+
+def run_verification(
+    found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] | None = None
+) -> list[Verification]:
+    """All of :func:`stream_verification`, as a list (for callers that need every result)."""
+    return list(stream_verification(found, reader, settings, stream=stream))
 
 
 def exit_code(verifications: list[Verification], problems: tuple[str, ...] = ()) -> int:
-    statuses = {f.status for v in verifications for f in v.findings}
-    if Status.FAIL in statuses:
+    tally = Tally()
+    for v in verifications:
+        tally.add(v)
+    return exit_code_of(tally, problems)
+
+
+def exit_code_of(tally: Tally, problems: tuple[str, ...] = ()) -> int:
+    if tally.counts[str(Status.FAIL)]:
         return 1
-    if Status.UNKNOWN in statuses or problems:
+    if tally.counts[str(Status.UNKNOWN)] or problems:
         return 3
     return 0
 

@@ -20,7 +20,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError
@@ -68,12 +67,31 @@ def parse(resource_id: str) -> tuple[str, str, str]:
     return match.group("sub"), match.group("rg"), match.group("name")
 
 
+class _Pending:
+    """A read in flight: later askers wait on ``ready`` (single-flight)."""
+
+    __slots__ = ("ready", "value")
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.value: Any = None
+
+
+class _Done:
+    """A finished read. Kept small: a scan holds a few of these per target."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class ArmReader:
     def __init__(self, clients: ArmClients, *, bulk: bool = False) -> None:
         self.clients = clients
         self.bulk = bulk
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, ...], Future[Any]] = {}
+        self._cache: dict[tuple[str, ...], _Pending | _Done] = {}
         self._limits: dict[str, threading.BoundedSemaphore] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -89,13 +107,14 @@ class ArmReader:
 
     def _once(self, key: tuple[str, ...], subscription_id: str, action: str, fn: Callable[[], T]) -> Read[T]:
         with self._lock:
-            future = self._cache.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._cache[key] = future
-        if not owner:
-            return future.result()
+            entry = self._cache.get(key)
+            if entry is None:
+                pending = self._cache[key] = _Pending()
+        if isinstance(entry, _Done):
+            return entry.value
+        if isinstance(entry, _Pending):
+            entry.ready.wait()
+            return entry.value
         value: Read[T]
         try:
             with self._limit(subscription_id):
@@ -107,7 +126,11 @@ class ArmReader:
         except Exception as exc:  # a bug or an unexpected shape must not lose other findings
             log.exception("unexpected failure during %s", action)
             value = Unreadable(f"{action}: unexpected {type(exc).__name__}: {exc}", "error")
-        future.set_result(value)
+        pending.value = value
+        with self._lock:
+            if self._cache.get(key) is pending:  # not invalidated meanwhile
+                self._cache[key] = _Done(value)
+        pending.ready.set()
         return value
 
     def invalidate(
@@ -145,8 +168,7 @@ class ArmReader:
             if provider:
                 keys.extend(k for k in self._cache if k[0] == "provider" and k[1] == provider)
             for key in keys:
-                future = self._cache.get(key)
-                if future is not None and future.done():
+                if isinstance(self._cache.get(key), _Done):
                     del self._cache[key]
 
     # -- subscription-wide lists (bulk mode, and role/policy assignments in both modes) -------
