@@ -18,7 +18,7 @@ count requests); retry and timeout defaults are explicit here.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
@@ -43,43 +43,36 @@ def _credential(settings: StorageSettings) -> TokenCredential:
     return DefaultAzureCredential(managed_identity_client_id=settings.client_id)
 
 
-def table_service_client(settings: StorageSettings, **client_kwargs: Any) -> TableServiceClient:
-    """A :class:`TableServiceClient` for the ledger's account; raises ConfigError if unconfigured."""
+C = TypeVar("C", TableServiceClient, QueueServiceClient)
+
+
+def _service_client(
+    cls: type[C], service: str, uri: str | None, settings: StorageSettings, client_kwargs: dict[str, Any]
+) -> C:
     kwargs = {**_DEFAULTS, **client_kwargs}
     if settings.connection_string:
         try:
-            return TableServiceClient.from_connection_string(settings.connection_string.reveal(), **kwargs)
+            return cls.from_connection_string(settings.connection_string.reveal(), **kwargs)
         except (ValueError, KeyError):
             raise ConfigError(
                 "GUARD_STORAGE_CONNECTION / AzureWebJobsStorage is not a valid storage connection string"
             ) from None
-    endpoint = settings.table_service_uri
+    endpoint = uri
     if not endpoint and settings.account_name:
-        endpoint = f"https://{settings.account_name}.table.core.windows.net"
+        endpoint = f"https://{settings.account_name}.{service}.core.windows.net"
     if not endpoint:
         raise ConfigError(
             "no storage account configured: set AzureWebJobsStorage (or GUARD_STORAGE_CONNECTION), "
-            "AzureWebJobsStorage__accountName or AzureWebJobsStorage__tableServiceUri"
+            f"AzureWebJobsStorage__accountName or AzureWebJobsStorage__{service}ServiceUri"
         )
-    return TableServiceClient(endpoint=endpoint, credential=_credential(settings), **kwargs)
+    return cls(endpoint, credential=_credential(settings), **kwargs)
+
+
+def table_service_client(settings: StorageSettings, **client_kwargs: Any) -> TableServiceClient:
+    """A :class:`TableServiceClient` for the ledger's account; raises ConfigError if unconfigured."""
+    return _service_client(TableServiceClient, "table", settings.table_service_uri, settings, client_kwargs)
 
 
 def queue_service_client(settings: StorageSettings, **client_kwargs: Any) -> QueueServiceClient:
     """A :class:`QueueServiceClient` for the same account; raises ConfigError if unconfigured."""
-    kwargs = {**_DEFAULTS, **client_kwargs}
-    if settings.connection_string:
-        try:
-            return QueueServiceClient.from_connection_string(settings.connection_string.reveal(), **kwargs)
-        except (ValueError, KeyError):
-            raise ConfigError(
-                "GUARD_STORAGE_CONNECTION / AzureWebJobsStorage is not a valid storage connection string"
-            ) from None
-    endpoint = settings.queue_service_uri
-    if not endpoint and settings.account_name:
-        endpoint = f"https://{settings.account_name}.queue.core.windows.net"
-    if not endpoint:
-        raise ConfigError(
-            "no storage account configured: set AzureWebJobsStorage (or GUARD_STORAGE_CONNECTION), "
-            "AzureWebJobsStorage__accountName or AzureWebJobsStorage__queueServiceUri"
-        )
-    return QueueServiceClient(account_url=endpoint, credential=_credential(settings), **kwargs)
+    return _service_client(QueueServiceClient, "queue", settings.queue_service_uri, settings, client_kwargs)
