@@ -111,13 +111,6 @@ def stream_verification(
                 yield v
 
 
-def run_verification(
-    found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] | None = None
-) -> list[Verification]:
-    """All of :func:`stream_verification`, as a list (for callers that need every result)."""
-    return list(stream_verification(found, reader, settings, stream=stream))
-
-
 def exit_code(verifications: list[Verification], problems: tuple[str, ...] = ()) -> int:
     tally = Tally()
     for v in verifications:
