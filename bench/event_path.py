@@ -29,7 +29,7 @@ from localdev.azure_sim.launcher import SimHandle, running_simulator
 from localdev.azurite import Azurite
 from localdev.estates.generate import generate_estate
 from localdev.host import LocalHost
-from shared import pipeline
+from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM
 from shared.roles import BUILTIN_ROLES
 from shared.settings import Settings
@@ -89,14 +89,14 @@ def app_env(sim: SimHandle, azurite: Azurite, estate: dict[str, Any]) -> dict[st
 
 def build_host(
     sim: SimHandle, azurite: Azurite, estate: dict[str, Any]
-) -> tuple[pipeline.Services, LocalHost]:
+) -> tuple[orchestration.Services, LocalHost]:
     import function_app
 
-    svc = pipeline.Services.build(Settings.from_env(app_env(sim, azurite, estate)))
+    svc = orchestration.Services.build(Settings.from_env(app_env(sim, azurite, estate)))
     assert svc.queue is not None
     for name in QUEUES:
         svc.queue.client(name).clear_messages()
-    pipeline.use_services(svc)
+    orchestration.use_services(svc)
     return svc, LocalHost(function_app.app, azurite.connection_string)
 
 
@@ -145,7 +145,7 @@ def run(*, quick: bool = False) -> list[Figure]:
                     statistics.median(calls),
                 )
         finally:
-            pipeline.use_services(None)
+            orchestration.use_services(None)
             svc.clients.close()
     note = f"{count} targets, one event per delivery, latency {LATENCY_MS} ms, debounce 0"
     return [

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def child() -> None:
     from shared.arm import ArmClients
     from shared.discovery import discover
-    from shared.engine import Tally, iter_verify
     from shared.gather.reader import ArmReader
     from shared.settings import Settings
+    from shared.verification import Tally, iter_verify
 
     settings = Settings.from_env()
     clients = ArmClients(settings.arm)

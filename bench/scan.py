@@ -34,9 +34,9 @@ from localdev.azure_sim.launcher import running_simulator
 from localdev.estates.generate import generate_estate
 from shared.arm import ArmClients
 from shared.discovery import discover
-from shared.engine import verify
 from shared.gather.reader import ArmReader
 from shared.settings import Settings
+from shared.verification import verify
 
 log = logging.getLogger(__name__)
 

@@ -26,14 +26,14 @@ from localdev.azure_sim.launcher import running_simulator
 from localdev.azurite import Azurite
 from localdev.estates.generate import generate_estate
 from localdev.host import LocalHost
-from shared import pipeline
+from shared import orchestration
 from shared.arm import ArmClients
 from shared.coordination import WorkTable
 from shared.discovery import discover
-from shared.engine import verify
 from shared.gather.reader import ArmReader
 from shared.ledger.ledger import Ledger, ScanSession
 from shared.settings import Settings
+from shared.verification import verify
 from shared.workqueue import QUEUES, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def worker_path(azurite: Azurite, estate: dict[str, Any]) -> dict[str, float]:
     with running_simulator(estate) as sim:
         settings = Settings.from_env(app_env(sim, azurite, estate))
         transport = CountingTransport()
-        svc = pipeline.Services(settings, ArmClients(settings.arm))
+        svc = orchestration.Services(settings, ArmClients(settings.arm))
         svc.ledger = Ledger.from_settings(settings, transport=transport)
         svc.queue = WorkQueue(queue_service_client(settings.storage))
         svc.work = WorkTable(svc.ledger.service.get_table_client(svc.ledger.names.work))
@@ -103,7 +103,7 @@ def worker_path(azurite: Azurite, estate: dict[str, Any]) -> dict[str, float]:
         svc.queue.create()
         for name in QUEUES:
             svc.queue.client(name).clear_messages()
-        pipeline.use_services(svc)
+        orchestration.use_services(svc)
         host = LocalHost(function_app.app, azurite.connection_string)
         try:
             host.run_timer("guard_scan")
@@ -112,7 +112,7 @@ def worker_path(azurite: Azurite, estate: dict[str, Any]) -> dict[str, float]:
             host.run_timer("guard_scan")
             stats = host.drain(timeout=600)
         finally:
-            pipeline.use_services(None)
+            orchestration.use_services(None)
             svc.clients.close()
     n = max(1, stats.by_queue.get("guard-targets", 0))
     total = transport.reads + transport.writes

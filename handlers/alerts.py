@@ -14,9 +14,9 @@ DRAIN_SCHEDULE = "0 */2 * * * *"
 
 
 def _drain() -> None:
-    from shared import pipeline
+    from shared import orchestration
 
-    result = pipeline.deliver_alerts(pipeline.services())
+    result = orchestration.deliver_alerts(orchestration.services())
     if result is not None and (result.delivered or result.dead):
         log.info(
             "alerts: %s delivered, %s retried, %s dead-lettered",

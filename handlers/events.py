@@ -33,16 +33,16 @@ def event_as_dict(event: func.EventGridEvent) -> dict[str, Any]:
 @bp.function_name("guard_events")
 @bp.event_grid_trigger(arg_name="event")
 def guard_events(event: func.EventGridEvent) -> None:
-    from shared import pipeline
+    from shared import orchestration
 
-    svc = pipeline.services()
+    svc = orchestration.services()
     try:
         payload = event_as_dict(event)
     except Exception:  # a payload the Functions object cannot even represent: drop, never loop
         log.exception("dropped an event the trigger could not decode")
         return
     try:
-        pipeline.receive_events([payload], svc)
+        orchestration.receive_events([payload], svc)
     except AzureError:
         raise  # storage trouble: let Event Grid retry the delivery
     except Exception:

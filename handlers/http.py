@@ -48,9 +48,9 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="drift", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def drift(req: func.HttpRequest) -> func.HttpResponse:
-    from shared import pipeline
+    from shared import orchestration
 
-    svc = pipeline.services()
+    svc = orchestration.services()
     if svc.ledger is None:
         return _problem(503, "no ledger: storage is not configured")
     states = svc.ledger.list_current()
@@ -59,10 +59,10 @@ def drift(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="drift/{*target}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def drift_target(req: func.HttpRequest) -> func.HttpResponse:
-    from shared import ids, pipeline
+    from shared import ids, orchestration
 
     wanted = "/" + (req.route_params.get("target") or "").strip("/")
-    svc = pipeline.services()
+    svc = orchestration.services()
     if svc.ledger is None:
         return _problem(503, "no ledger: storage is not configured")
     states = [
@@ -85,7 +85,7 @@ def drift_target(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def verify(req: func.HttpRequest) -> func.HttpResponse:
-    from shared import ids, pipeline
+    from shared import ids, orchestration
     from shared.discovery import targets_for_cluster
     from shared.gather.reader import ArmReader
     from shared.model import Trigger
@@ -98,7 +98,7 @@ def verify(req: func.HttpRequest) -> func.HttpResponse:
     cluster_id = body.get("cluster_id") if isinstance(body, dict) else None
     if not isinstance(cluster_id, str) or not _CLUSTER.match(cluster_id.strip()):
         return _problem(400, "cluster_id must be an AKS cluster resource id")
-    svc = pipeline.services()
+    svc = orchestration.services()
     if not svc.settings.watches(ids.subscription_of(cluster_id)):
         return _problem(403, "the cluster's subscription is not in GUARD_SUBSCRIPTIONS")
     found = targets_for_cluster(ArmReader(svc.clients), cluster_id.strip())
@@ -111,7 +111,7 @@ def verify(req: func.HttpRequest) -> func.HttpResponse:
     )
     results = []
     for target in found.targets:
-        done = pipeline.process(WorkItem(target, trigger), svc)
+        done = orchestration.process(WorkItem(target, trigger), svc)
         if done.result is None:
             continue
         results.append(

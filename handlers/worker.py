@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 @bp.function_name("guard_worker")
 @bp.queue_trigger(arg_name="msg", queue_name=TARGETS_QUEUE, connection="AzureWebJobsStorage")
 def guard_worker(msg: func.QueueMessage) -> None:
-    from shared import pipeline
+    from shared import orchestration
     from shared.workqueue import MalformedMessage, WorkItem
 
     try:
@@ -30,12 +30,12 @@ def guard_worker(msg: func.QueueMessage) -> None:
         item.trigger.kind,
         item.trigger.id,
     )
-    pipeline.process(item, pipeline.services())
+    orchestration.process(item, orchestration.services())
 
 
 @bp.function_name("guard_poison")
 @bp.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection="AzureWebJobsStorage")
 def guard_poison(msg: func.QueueMessage) -> None:
-    from shared import pipeline
+    from shared import orchestration
 
-    pipeline.handle_poison(msg.get_body(), pipeline.services())
+    orchestration.handle_poison(msg.get_body(), orchestration.services())

@@ -49,9 +49,9 @@ def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str]]]:
     """A read-only check of every target: key -> (cluster, vault, failing check ids)."""
     from shared.arm import ArmClients
     from shared.discovery import discover
-    from shared.engine import verify
     from shared.gather.reader import ArmReader
     from shared.model import Status
+    from shared.verification import verify
 
     clients = ArmClients(settings.arm)
     reader = ArmReader(clients, bulk=True)
@@ -204,12 +204,12 @@ def main() -> int:
         os.environ.update(env)  # the Functions host hands the app its settings through the environment
 
         import function_app
-        from shared import pipeline
+        from shared import orchestration
         from shared.settings import Settings
 
         settings = Settings.from_env()
-        svc = pipeline.Services.build(settings)
-        pipeline.use_services(svc)
+        svc = orchestration.Services.build(settings)
+        orchestration.use_services(svc)
         host = LocalHost(function_app.app, azurite.connection_string)
         console.print(
             f"ready in {time.monotonic() - started:.1f} s: {len(settings.subscriptions)} subscriptions, "
@@ -275,7 +275,7 @@ def main() -> int:
             console.print(f"[red]not restored: {broken_again}[/]")
 
         console.rule("4. what people were told")
-        pipeline.deliver_alerts(svc)
+        orchestration.deliver_alerts(svc)
         for index, card in enumerate(teams.received, 1):
             (OUT / f"teams-card-{index}.json").write_text(json.dumps(card, indent=2))
         for index, message in enumerate(smtp.messages, 1):
@@ -333,7 +333,7 @@ def main() -> int:
             f"{summary['teams_cards']} Teams cards, {summary['emails']} emails, "
             f"{len(published)} CloudEvents; {elapsed:.0f} s in all"
         )
-        pipeline.use_services(None)
+        orchestration.use_services(None)
         ok = not broken_again and len(fixes) >= 3 and bool(teams.received) and bool(smtp.messages)
         ok = ok and bool(published)
         return 0 if ok else 1

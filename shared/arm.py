@@ -139,7 +139,7 @@ class ArmClients:
             import requests
 
             session = requests.Session()
-            # one pool slot per request that can be in flight (engine.verify runs up to 64 threads):
+            # one pool slot per request that can be in flight (verification.verify runs up to 64 threads):
             # a smaller pool discards connections and pays a TLS handshake for each new one
             pool = max(64, self.settings.concurrency_per_subscription * 8)
             adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)

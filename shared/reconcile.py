@@ -1,4 +1,7 @@
-"""reconcile: the whole pipeline for one target (gather -> evaluate -> plan -> apply -> verify).
+"""reconcile: one target's full pipeline (gather -> evaluate -> plan -> apply -> verify-after).
+
+Read-only verification of many targets is :mod:`shared.verification`; the trigger-facing
+orchestration (events, timer, queue, HTTP) around this is :mod:`shared.orchestration`.
 
 The one function the queue worker, the HTTP API and the CLI call. It is level-triggered: it
 reads the current state itself and never takes a principal, scope or role from its caller.
@@ -23,7 +26,6 @@ from dataclasses import dataclass, replace
 from shared import ids
 from shared.arm import ArmClients
 from shared.checks import evaluate
-from shared.engine import Verification, verify_one
 from shared.gather.reader import ArmReader
 from shared.gather.snapshot import gather
 from shared.model import OPT_OUT_TAG, ClusterInfo, Finding, Outcome, Snapshot, Status, Target, VaultInfo
@@ -40,6 +42,7 @@ from shared.remediation.plan import (
     plan,
 )
 from shared.settings import Settings
+from shared.verification import Verification, verify_one
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from typing import IO
 from shared import ids
 from shared.arm import ArmClients
 from shared.discovery import Discovery, discover, targets_for_cluster
-from shared.engine import Tally, Verification, iter_verify
 from shared.errors import ConfigError
 from shared.gather.reader import ArmReader
 from shared.model import Status
 from shared.settings import Settings
+from shared.verification import Tally, Verification, iter_verify
 
 _CLUSTER = re.compile(
     r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.containerservice/managedclusters/[^/]+$",

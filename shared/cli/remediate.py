@@ -15,8 +15,8 @@ from typing import IO, Any
 from shared import ids
 from shared.arm import ArmClients
 from shared.cli import common, render
-from shared.engine import Verification, summarize
 from shared.reconcile import ReconcileResult, reconcile
+from shared.verification import Verification, summarize
 
 _RESULT_STYLE = {"applied": "green", "already-present": "dim", "failed": "bold red", "skipped": "yellow"}
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from shared import ids
-from shared.engine import Tally, Verification, summarize
 from shared.model import Finding, Status
+from shared.verification import Tally, Verification, summarize
 
 _ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 _STYLE = {

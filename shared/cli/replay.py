@@ -1,8 +1,8 @@
 """``aks-backup-guard replay-event FILE|-``: run events through the Event Grid function's code.
 
 Accepts the Event Grid schema or CloudEvents 1.0, one event or an array. Events are routed
-exactly as the Event Grid function routes them (:func:`shared.pipeline.receive_events`); each
-resulting verification is then processed as the queue worker would (:func:`shared.pipeline.process`),
+exactly as the Event Grid function routes them (:func:`shared.orchestration.receive_events`); each
+resulting verification is then processed as the queue worker would (:func:`shared.orchestration.process`),
 inline rather than through the queue. With storage settings the ledger and alerts are used;
 without them the verification runs inline and the ledger and alerts are skipped (it says so).
 """
@@ -14,7 +14,7 @@ import json
 import sys
 from typing import IO, Any
 
-from shared import ids, pipeline
+from shared import ids, orchestration
 from shared.cli import EXIT_FAIL, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE
 from shared.errors import ConfigError
 from shared.model import Status
@@ -51,12 +51,12 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None) -> int:
     payload = _read(args.file)
     items = payload if isinstance(payload, list) else [payload]
     settings = Settings.from_env()
-    svc = pipeline.Services.build(settings)
+    svc = orchestration.Services.build(settings)
     ledger_used = svc.ledger is not None
     # Inline: no queue round trip and no debounce marker; the worker's code runs right here.
     svc.queue, svc.work = None, None
-    report = pipeline.receive_events(items, svc)
-    processed = [pipeline.process(item, svc) for item in report.enqueued]
+    report = orchestration.receive_events(items, svc)
+    processed = [orchestration.process(item, svc) for item in report.enqueued]
     delivered = svc.outbox.drain() if svc.outbox is not None else None
     results = [p for p in processed if p.result is not None]
     doc = {
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None) -> int:
     return EXIT_UNKNOWN if Status.UNKNOWN in finals else EXIT_OK
 
 
-def _table(out: IO[str], doc: dict[str, Any], results: list[pipeline.Processed], ledger_used: bool) -> None:
+def _table(
+    out: IO[str], doc: dict[str, Any], results: list[orchestration.Processed], ledger_used: bool
+) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -18,7 +18,7 @@ import pytest
 from localdev.azure_sim.launcher import SimHandle
 from localdev.azurite import ACCOUNT_KEY, Azurite
 from localdev.host import LocalHost
-from shared import pipeline
+from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM
 from shared.roles import BUILTIN_ROLES
 from shared.settings import Settings
@@ -72,7 +72,7 @@ def capture_all_logs() -> Iterator[_Capture]:
 class App:
     sim: SimHandle
     host: LocalHost
-    services: pipeline.Services
+    services: orchestration.Services
     estate: dict[str, Any]
 
     @property
@@ -105,11 +105,11 @@ def build_app(sim: SimHandle, azurite: Azurite, estate: dict[str, Any], **env: s
         "AzureWebJobsStorage": azurite.connection_string,
         **env,
     }
-    svc = pipeline.Services.build(Settings.from_env(values))
+    svc = orchestration.Services.build(Settings.from_env(values))
     assert svc.queue is not None
     for name in QUEUES:
         svc.queue.client(name).clear_messages()
-    pipeline.use_services(svc)
+    orchestration.use_services(svc)
     return App(sim, LocalHost(function_app.app, azurite.connection_string), svc, estate)
 
 

@@ -18,7 +18,7 @@ from localdev.azurite import Azurite
 from localdev.host import LocalHost
 from localdev.receivers.smtp import SmtpReceiver
 from localdev.receivers.teams import TeamsReceiver
-from shared import pipeline
+from shared import orchestration
 from shared.model import Finding, Status, Target, Trigger
 from shared.settings import Settings
 from shared.workqueue import QUEUES
@@ -79,11 +79,11 @@ def test_every_alert_is_delivered_once_despite_a_flaky_teams(
         "GUARD_ALERT_BACKOFF_SECONDS": "0",
         "GUARD_ALERT_MAX_ATTEMPTS": "60",
     }
-    svc = pipeline.Services.build(Settings.from_env(env))
+    svc = orchestration.Services.build(Settings.from_env(env))
     assert svc.queue is not None
     for name in QUEUES:
         svc.queue.client(name).clear_messages()
-    pipeline.use_services(svc)
+    orchestration.use_services(svc)
     try:
         host = LocalHost(function_app.app, azurite.connection_string)
         trigger = Trigger("scan", "chaos-scan")
@@ -103,7 +103,7 @@ def test_every_alert_is_delivered_once_despite_a_flaky_teams(
             time.sleep(0.2)
         rows = list(svc.ledger.outbox.list_entities())
     finally:
-        pipeline.use_services(None)
+        orchestration.use_services(None)
     time.sleep(2)  # let hung requests finish on the receiver's side
     assert rows and {r["State"] for r in rows} == {"delivered"}, [r["State"] for r in rows]
     alerting = {r["TargetKey"] for r in rows if r.get("TargetKey")}

@@ -12,7 +12,7 @@ import pytest
 from localdev.azure_sim.launcher import running_simulator
 from localdev.azurite import Azurite
 from localdev.estates.generate import generate_estate
-from shared import pipeline
+from shared import orchestration
 from tests.chaos.conftest import (
     READER,
     WRITE,
@@ -37,7 +37,7 @@ def app(azurite: Azurite) -> Iterator[App]:
             assert built.host.drain(timeout=300).failed == 0
             yield built
         finally:
-            pipeline.use_services(None)
+            orchestration.use_services(None)
 
 
 def test_duplicated_shuffled_events_write_the_unique_set(app: App) -> None:

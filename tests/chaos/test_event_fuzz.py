@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from handlers.events import event_as_dict, guard_events
 from localdev.azure_sim.launcher import running_simulator
 from localdev.azurite import Azurite
-from shared import pipeline
+from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM, MalformedEvent, from_dict
 from shared.workqueue import QUEUES
 from tests.chaos.conftest import App, build_app
@@ -140,7 +140,7 @@ def app(azurite: Azurite) -> Iterator[App]:
             assert built.services.queue is not None
             for name in QUEUES:
                 built.services.queue.client(name).clear_messages()
-            pipeline.use_services(None)
+            orchestration.use_services(None)
 
 
 def malformed(event: func.EventGridEvent) -> bool:
@@ -163,7 +163,7 @@ def malformed(event: func.EventGridEvent) -> bool:
 @given(event=events())
 def fuzz_one(app: App, event: func.EventGridEvent) -> None:
     handler = _Records()
-    loggers = [logging.getLogger(n) for n in ("handlers.events", "shared.pipeline")]
+    loggers = [logging.getLogger(n) for n in ("handlers.events", "shared.orchestration")]
     for lg in loggers:
         lg.addHandler(handler)
     try:

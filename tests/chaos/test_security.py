@@ -20,7 +20,7 @@ import yaml
 
 from localdev.azure_sim.launcher import running_simulator
 from localdev.azurite import Azurite
-from shared import pipeline
+from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM
 from shared.model import Status
 from shared.roles import BUILTIN_ROLES
@@ -75,7 +75,7 @@ def app(azurite: Azurite) -> Iterator[App]:
             assert built.host.drain(timeout=300).failed == 0
             yield built
         finally:
-            pipeline.use_services(None)
+            orchestration.use_services(None)
 
 
 def attacker_assignments(app: App) -> list[dict[str, Any]]:

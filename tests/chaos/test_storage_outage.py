@@ -17,7 +17,7 @@ from localdev.azurite import Azurite
 from localdev.estates.generate import generate_estate
 from localdev.host import DrainStats
 from localdev.receivers.teams import TeamsReceiver
-from shared import ids, pipeline
+from shared import ids, orchestration
 from shared.discovery import discover
 from shared.gather.reader import ArmReader
 from shared.model import Status
@@ -93,7 +93,7 @@ def test_storage_outage_mid_scan_loses_nothing(disk_azurite: Azurite) -> None:
             states = app.services.ledger.list_current()
             outbox = list(app.services.ledger.outbox.list_entities())
         finally:
-            pipeline.use_services(None)
+            orchestration.use_services(None)
         received = [json.dumps(b, sort_keys=True) for b in teams.received]
     assert failures > 0, "the outage was not felt: nothing was retried"
     assert {s.target_key for s in states} == expected  # no ledger record lost

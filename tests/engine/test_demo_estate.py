@@ -17,9 +17,9 @@ from shared.arm import ArmClients
 from shared.catalog import CHECKS
 from shared.cli import main as cli_main
 from shared.discovery import discover, targets_for_cluster
-from shared.engine import Verification, verify, verify_one
 from shared.gather.reader import ArmReader
 from shared.model import Status
+from shared.verification import Verification, verify, verify_one
 from tests.engine.conftest import demo_manifest, demo_subscriptions
 
 MANIFEST = demo_manifest()

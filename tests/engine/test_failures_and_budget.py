@@ -11,9 +11,9 @@ from localdev.azure_sim.launcher import SimHandle, running_simulator
 from localdev.estates.generate import generate_estate
 from shared.arm import ArmClients
 from shared.discovery import discover, targets_for_cluster
-from shared.engine import verify, verify_one
 from shared.gather.reader import ArmReader
 from shared.model import Status, Target
+from shared.verification import verify, verify_one
 from tests.engine.conftest import DEMO, demo_manifest, demo_subscriptions, settings_for
 
 MANIFEST = demo_manifest()

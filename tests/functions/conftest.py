@@ -13,7 +13,7 @@ import yaml
 from localdev.azure_sim.launcher import SimHandle, running_simulator
 from localdev.azurite import Azurite
 from localdev.host import LocalHost
-from shared import pipeline
+from shared import orchestration
 from shared.settings import Settings
 from shared.workqueue import QUEUES
 from tests.engine.conftest import DEMO, demo_subscriptions
@@ -23,7 +23,7 @@ from tests.engine.conftest import DEMO, demo_subscriptions
 class App:
     sim: SimHandle
     host: LocalHost
-    services: pipeline.Services
+    services: orchestration.Services
     estate: dict[str, Any]
 
     @property
@@ -51,11 +51,11 @@ def build_app(sim: SimHandle, azurite: Azurite, **env: str) -> App:
 
     with DEMO.open(encoding="utf-8") as fh:
         estate = yaml.safe_load(fh)
-    svc = pipeline.Services.build(Settings.from_env(app_env(sim, azurite, estate, **env)))
+    svc = orchestration.Services.build(Settings.from_env(app_env(sim, azurite, estate, **env)))
     assert svc.queue is not None
     for name in QUEUES:
         svc.queue.client(name).clear_messages()
-    pipeline.use_services(svc)
+    orchestration.use_services(svc)
     return App(sim, LocalHost(function_app.app, azurite.connection_string), svc, estate)
 
 
@@ -73,4 +73,4 @@ def scanned_app(module_sim: SimHandle, azurite: Azurite) -> Iterator[App]:
     stats = app.host.drain(timeout=120)
     assert stats.failed == 0, stats
     yield app
-    pipeline.use_services(None)
+    orchestration.use_services(None)

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import pipeline
+from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM
 from shared.ledger.transitions import TransitionKind
 from shared.model import Status, Target, Trigger
@@ -138,7 +138,7 @@ def test_resource_group_event_reverifies_exactly_the_dependent_targets(scanned_a
     ]
     cluster_principal = app.sim.state(risk.cluster_id)["identity"]["principalId"]  # type: ignore[index]
     events = break_assignment(app, rg, cluster_principal, CONTRIBUTOR)
-    report = pipeline.receive_events(events, app.services)
+    report = orchestration.receive_events(events, app.services)
     assert [t.key for t in report.targets] == [risk.key]
     app.host.drain(timeout=60)
     assert assignments(app, rg, cluster_principal, CONTRIBUTOR)

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from localdev.azurite import Azurite
-from shared import cli_drift
+from shared.cli import drift
 from shared.model import Outcome, Status, Trigger
 from tests.ledger.helpers import T0, finding, hours, target
 from tests.ledger.support import make_ledger, unique_prefix
@@ -19,7 +19,7 @@ A = "role.vault-reader-on-cluster"
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="aks-backup-guard")
-    cli_drift.register(parser.add_subparsers(dest="command", required=True))
+    drift.register(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["drift", *argv])
 
 

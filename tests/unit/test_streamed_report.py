@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from shared.checks import evaluate
 from shared.cli.render import StreamedReport, report_dict
-from shared.engine import Verification
+from shared.verification import Verification
 from tests.unit import builders as b
 
 

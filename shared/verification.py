@@ -1,4 +1,7 @@
-"""The read-only half of the pipeline: targets -> gather -> evaluate (DESIGN.md section 2).
+"""Read-only verification: targets -> gather -> evaluate, never a write (docs/architecture.md).
+
+Used by ``aks-backup-guard check`` and by :mod:`shared.reconcile` (one target's full pipeline);
+the Functions-facing orchestration lives in :mod:`shared.orchestration`.
 
 ``verify`` runs gather + evaluate for many targets concurrently (bounded per subscription by
 the reader), reporting each result as it completes so callers can show progress.

@@ -1,4 +1,7 @@
-"""The trigger-facing pipeline (DESIGN.md sections 2, 7, 8): what each Function does, minus Functions.
+"""Functions-facing orchestration: what each Function does, minus Functions (docs/architecture.md).
+
+It wires triggers to :mod:`shared.reconcile` (one target's full pipeline) and the ledger,
+queues and outbox; read-only verification of many targets is :mod:`shared.verification`.
 
 - :func:`receive_events`: parse -> route -> resolve targets -> debounce -> enqueue.
 - :func:`start_scan`: discover -> register the scan -> enqueue one message per target, spread so
@@ -29,13 +32,13 @@ from shared.catalog import ids_for_kind
 from shared.coordination import WorkTable
 from shared.dependencies import dependency_scopes
 from shared.discovery import Discovery, discover, targets_for_cluster
-from shared.engine import verify
 from shared.events import ArmEvent, MalformedEvent, from_dict
 from shared.gather.reader import ArmReader
 from shared.model import Finding, Outcome, Status, Target, TargetKind, Trigger, Unreadable
 from shared.reconcile import ReconcileResult, reconcile
 from shared.routing import Route, route
 from shared.settings import Settings
+from shared.verification import verify
 from shared.workqueue import MalformedMessage, WorkItem, WorkQueue
 
 log = logging.getLogger(__name__)
