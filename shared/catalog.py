@@ -161,6 +161,14 @@ _SPECS: tuple[CheckSpec, ...] = (
         "fail",
         DOC_CONCEPT,
     ),
+    _spec(
+        "vault.identity",
+        "Backup vault has the identity its backup instance runs under",
+        "vault",
+        "none",
+        "fail",
+        DOC_TROUBLESHOOT,
+    ),
     *(
         _spec(
             row.check,

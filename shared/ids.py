@@ -99,6 +99,23 @@ def is_at_or_above(ancestor: str, scope: str) -> bool:
     return s == a or s.startswith(a + "/")
 
 
+MANAGEMENT_GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
+
+
+def is_above_subscriptions(scope: str) -> bool:
+    """True for the root scope ``/`` and management-group scopes: the scopes above every
+    subscription. ARM lists assignments at such scopes in a subscription's listing only when they
+    apply to it, so they count as ancestors of everything in that subscription."""
+    normalized = normalize(scope)
+    return normalized == "/" or normalized.startswith(MANAGEMENT_GROUP_PREFIX)
+
+
+def is_inherited_by(scope: str, resource_id: str) -> bool:
+    """``scope`` governs ``resource_id``: it is the resource, one of its parents, a management
+    group or the root (for assignments read from the resource's own subscription listing)."""
+    return is_above_subscriptions(scope) or is_at_or_above(scope, resource_id)
+
+
 def role_guid(role_definition_id: str) -> str:
     """The GUID at the end of either roleDefinitionId form, lower-cased."""
     return name_of(role_definition_id).lower()

@@ -143,22 +143,43 @@ class ClusterInfo:
 
 @dataclass(frozen=True, slots=True)
 class VaultInfo:
+    """A Backup vault. ``principal_id`` is the *system-assigned* identity only (top-level
+    ``identity.principalId``); ``user_assigned`` maps each attached user-assigned identity's
+    resource id (lower-cased) to its principal id (None when ARM gave none)."""
+
     id: str
     name: str
     location: str
     tags: Mapping[str, str] = field(default_factory=dict)
-    identity_type: str | None = None
+    identity_type: str | None = None  # None | SystemAssigned | UserAssigned | "SystemAssigned,UserAssigned"
     principal_id: str | None = None
     tenant_id: str | None = None
+    user_assigned: Mapping[str, str | None] = field(default_factory=dict)
+
+    @property
+    def system_identity_enabled(self) -> bool:
+        return "systemassigned" in (self.identity_type or "").replace(" ", "").lower().split(",") and bool(
+            self.principal_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class BackupInstanceInfo:
+    """A backup instance. ``use_system_identity`` / ``user_identity_id`` are
+    ``properties.identityDetails``: None when the instance carries no identityDetails (older
+    instances: the vault's system identity is used)."""
+
     id: str
     cluster_id: str
     datasource_type: str
     policy_id: str | None = None
     snapshot_resource_group_id: str | None = None
+    use_system_identity: bool | None = None
+    user_identity_id: str | None = None
+
+    @property
+    def uses_user_identity(self) -> bool:
+        return self.use_system_identity is False and bool(self.user_identity_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,10 +270,13 @@ class TrustedAccessBinding:
 
 @dataclass(frozen=True, slots=True)
 class RoleAssignmentInfo:
+    """A role assignment; ``condition`` is its ABAC condition text (None when unconditional)."""
+
     id: str
     scope: str
     principal_id: str
     role_definition_id: str
+    condition: str | None = None
 
     @property
     def role_guid(self) -> str:
@@ -276,14 +300,60 @@ class NsgInfo:
     rules: tuple[NsgRule, ...] = ()
 
 
+ExcludedFrom = Literal["assignment", "definition-default"]
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyAssignmentInfo:
+    """A policy assignment as it applies to the subscription's resources.
+
+    ``excluded_namespaces`` is the effective list: the assignment's own ``excludedNamespaces``
+    parameter, or (``excluded_from == "definition-default"``) the definition's default when the
+    assignment does not set it. None when neither the assignment nor its definition has the
+    parameter (not a Kubernetes policy). ``scope`` is ``properties.scope`` (a management group,
+    the subscription, a resource group...); ``not_scopes`` its exclusions.
+    """
+
     id: str
     name: str
     policy_definition_id: str
     display_name: str | None = None
-    excluded_namespaces: tuple[str, ...] | None = None  # None: the assignment sets no such parameter
+    excluded_namespaces: tuple[str, ...] | None = None
     enforcement_mode: str | None = None
+    scope: str | None = None
+    not_scopes: tuple[str, ...] = ()
+    excluded_from: ExcludedFrom = "assignment"
+    definition_unreadable: str | None = None  # why the definition could not be read, when needed
+
+    @property
+    def scope_id(self) -> str:
+        """``properties.scope``, else the id's prefix before ``/providers/Microsoft.Authorization``."""
+        if self.scope:
+            return self.scope
+        lowered = self.id.lower()
+        index = lowered.rfind("/providers/microsoft.authorization/policyassignments/")
+        return self.id[:index] if index > 0 else "/"
+
+    def applies_to(self, resource_id: str) -> bool:
+        """The assignment governs ``resource_id``: its scope is the resource or above (a management
+        group counts as above: the subscription listing returns only those that apply), and no
+        subscription-rooted ``notScopes`` entry is the resource or above it. A management-group
+        notScope cannot be placed without reading the hierarchy and is not treated as excluding."""
+        if not ids.is_inherited_by(self.scope_id, resource_id):
+            return False
+        return not any(
+            ns.strip().lower().startswith("/subscriptions/") and ids.is_at_or_above(ns, resource_id)
+            for ns in self.not_scopes
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDefinitionInfo:
+    """What the Guard needs of a policy (set) definition: the ``excludedNamespaces`` parameter's
+    default (None: the definition has no such parameter; () : it has one with no default)."""
+
+    id: str
+    excluded_namespaces_default: tuple[str, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +385,8 @@ class Snapshot:
 
     ``role_assignments`` is keyed by lower-cased subscription id: every assignment visible in
     that subscription that matters to the matrix (scopes at, above or below the subscription).
-    ``velero`` is None when in-cluster checks are disabled.
+    ``velero`` is None when in-cluster checks are disabled. ``user_identity_exists`` is read only
+    when the backup instance runs under a user-assigned identity (else None).
     """
 
     target: Target
@@ -332,6 +403,7 @@ class Snapshot:
     node_subnet_nsgs: Read[tuple[NsgInfo, ...]]
     policy_assignments: Read[tuple[PolicyAssignmentInfo, ...]]
     velero: Read[VeleroResult] | None = None
+    user_identity_exists: Read[bool] | None = None  # the instance's user-assigned identity, when it has one
     consent: ConsentFacts = field(default_factory=ConsentFacts)
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from shared import ids
+from shared import ids, vault_identity
 from shared.model import STAGING_RG_TAG, STAGING_STORAGE_TAG, Snapshot, Unreadable
 
 BUILTIN_ROLES: Mapping[str, str] = MappingProxyType(
@@ -160,18 +160,20 @@ def _unreadable(what: str, value: Unreadable) -> Gap:
     return Gap(f"could not read {what}: {value.reason}", unknown=True)
 
 
+def vault_principal(snapshot: Snapshot) -> tuple[str | None, Gap | None]:
+    """The principal the vault actually uses for this target (system-assigned, or the
+    user-assigned identity the backup instance names in identityDetails); see
+    :mod:`shared.vault_identity`. Checks and remediation assign roles to this principal only."""
+    chosen = vault_identity.choose(snapshot.vault, snapshot.backup_instance)
+    if chosen.principal_id:
+        return chosen.principal_id, None
+    reason = chosen.problem + (f" ({chosen.code})" if chosen.code else "")
+    return None, Gap(reason, unknown=chosen.unknown)
+
+
 def _principal(snapshot: Snapshot, assignee: Assignee) -> tuple[str | None, Gap | None]:
     if assignee == "vault":
-        vault = snapshot.vault
-        if isinstance(vault, Unreadable):
-            return None, _unreadable("backup vault", vault)
-        if not vault.principal_id:
-            return None, Gap(
-                f"backup vault {vault.name} has no managed identity (identity.type is "
-                f"{vault.identity_type or 'None'}); expected a system-assigned identity",
-                unknown=False,
-            )
-        return vault.principal_id, None
+        return vault_principal(snapshot)
     if assignee == "cluster":
         cluster = snapshot.cluster
         if isinstance(cluster, Unreadable):
@@ -347,4 +349,5 @@ __all__ = [
     "resolve_role_row",
     "resolve_role_rows",
     "staging_configured",
+    "vault_principal",
 ]

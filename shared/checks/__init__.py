@@ -27,6 +27,7 @@ from shared.checks import (
     restore,
     storage,
     trusted_access,
+    vault,
 )
 from shared.checks import roles as role_checks
 from shared.model import Finding, Snapshot, Status
@@ -46,6 +47,7 @@ SINGLE_CHECKS: dict[str, Check] = {
     "storage.container-dedicated": storage.check_container_dedicated,
     "storage.shared-key-access": storage.check_shared_key_access,
     "trusted-access.binding": trusted_access.check_binding,
+    "vault.identity": vault.check_identity,
     "policy.namespace-excluded": policy.check_namespace_excluded,
     "network.egress": network.check_egress,
     "network.nsg-service-tags": network.check_nsg_service_tags,

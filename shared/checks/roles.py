@@ -11,10 +11,11 @@ extension not installed); then unknown for a failed read; then the assignment lo
 
 from __future__ import annotations
 
-from shared import ids
+from shared import ids, vault_identity
 from shared.checks._common import failing, not_applicable, passed, unknown
-from shared.model import Finding, RoleAssignmentInfo, Snapshot, Unreadable, VaultInfo
-from shared.roles import Gap, ResolvedRole, resolve_role_rows
+from shared.conditions import covers_container
+from shared.model import ExtensionInfo, Finding, RoleAssignmentInfo, Snapshot, Status, Unreadable, VaultInfo
+from shared.roles import Gap, ResolvedRole, RoleRow, resolve_role_rows
 
 _ASSIGNEE = {"vault": "vault identity", "cluster": "cluster identity", "extension": "extension identity"}
 
@@ -27,32 +28,71 @@ def assignment_command(principal_id: str, role_guid: str, scope_id: str) -> str:
     )
 
 
+def matching_assignments(
+    assignments: tuple[RoleAssignmentInfo, ...], principal_id: str, role_guid: str, scope_id: str
+) -> list[RoleAssignmentInfo]:
+    """Assignments of ``role_guid`` to ``principal_id`` at ``scope_id`` or inherited by it: a parent
+    scope, the root, or a management group (listed in the scope's subscription, so above it)."""
+    wanted_principal = principal_id.strip().lower()
+    wanted_role = role_guid.strip().lower()
+    return [
+        a
+        for a in assignments
+        if a.principal_id.strip().lower() == wanted_principal
+        and a.role_guid == wanted_role
+        and ids.is_inherited_by(a.scope, scope_id)
+    ]
+
+
 def find_assignment(
     assignments: tuple[RoleAssignmentInfo, ...], principal_id: str, role_guid: str, scope_id: str
 ) -> RoleAssignmentInfo | None:
     """The first assignment of ``role_guid`` to ``principal_id`` at ``scope_id`` or above, if any."""
-    wanted_principal = principal_id.strip().lower()
-    wanted_role = role_guid.strip().lower()
-    for assignment in assignments:
-        if (
-            assignment.principal_id.strip().lower() == wanted_principal
-            and assignment.role_guid == wanted_role
-            and ids.is_at_or_above(assignment.scope, scope_id)
-        ):
-            return assignment
+    found = matching_assignments(assignments, principal_id, role_guid, scope_id)
+    return found[0] if found else None
+
+
+def _is_data_role(row: RoleRow) -> bool:
+    return row.role_name.startswith("Storage Blob Data")
+
+
+def _container(snapshot: Snapshot, row: RoleRow) -> str | None:
+    """The blob container a data role must reach (the backup container for storage-account rows)."""
+    if row.scope == "storage-account" and isinstance(snapshot.extension, ExtensionInfo):
+        return snapshot.extension.blob_container
     return None
+
+
+def _where(found: RoleAssignmentInfo, scope_id: str) -> str:
+    return "at the scope" if ids.same(found.scope, scope_id) else f"inherited from {found.scope}"
+
+
+def vault_identity_fix(snapshot: Snapshot, vault: VaultInfo) -> tuple[str, str | None]:
+    """Portal step and az command restoring the vault identity the target needs."""
+    chosen = vault_identity.choose(vault, snapshot.backup_instance)
+    rg = ids.resource_group_of(vault.id) or "<resource-group>"
+    base = (
+        f"az dataprotection backup-vault update --resource-group {rg} --vault-name {vault.name} "
+        f"--subscription {ids.subscription_of(vault.id)}"
+    )
+    if chosen.code == vault_identity.USER_NOT_ASSOCIATED and chosen.identity_id:
+        kind = "SystemAssigned,UserAssigned" if vault.system_identity_enabled else "UserAssigned"
+        return (
+            f"In the portal, Backup vault > Settings > Identity > User assigned: add {chosen.identity_id} "
+            "back, or point the backup instance at an identity the vault has.",
+            f"{base} --type {kind} --uami {chosen.identity_id}",
+        )
+    kind = "SystemAssigned,UserAssigned" if vault.user_assigned else "SystemAssigned"
+    return (
+        "In the portal, Backup vault > Settings > Identity: turn on the system-assigned identity.",
+        f"{base} --type {kind}",
+    )
 
 
 def _gap_fix(snapshot: Snapshot, resolved: ResolvedRole, gap: Gap) -> tuple[str, str | None]:
     row = resolved.row
     if gap is resolved.principal_gap and row.assignee == "vault" and isinstance(snapshot.vault, VaultInfo):
-        vault = snapshot.vault
-        rg = ids.resource_group_of(vault.id) or "<resource-group>"
-        return (
-            "In the portal, Backup vault > Settings > Identity: turn on the system-assigned identity.",
-            f"az dataprotection backup-vault update --resource-group {rg} --vault-name {vault.name} "
-            f"--subscription {ids.subscription_of(vault.id)} --type SystemAssigned",
-        )
+        return vault_identity_fix(snapshot, snapshot.vault)
     if gap is resolved.principal_gap and row.assignee == "cluster":
         rg = ids.resource_group_of(snapshot.target.cluster_id) or "<resource-group>"
         return (
@@ -93,10 +133,32 @@ def check_role(snapshot: Snapshot, resolved: ResolvedRole) -> Finding:
             check,
             f"{what}: could not read role assignments of subscription {subscription}: {assignments.reason}",
         )
-    found = find_assignment(assignments, principal_id, row.role_guid, scope_id)
-    if found is not None:
-        where = "at the scope" if ids.same(found.scope, scope_id) else f"inherited from {found.scope}"
-        return passed(check, f"{what} {principal_id} holds on {scope_id} ({where})")
+    found = matching_assignments(assignments, principal_id, row.role_guid, scope_id)
+    plain = [a for a in found if not a.condition or not _is_data_role(row)]
+    if plain:
+        return passed(check, f"{what} {principal_id} holds on {scope_id} ({_where(plain[0], scope_id)})")
+    container = _container(snapshot, row)
+    covering = [a for a in found if covers_container(a.condition, container) is True]
+    if covering:
+        return passed(
+            check,
+            f"{what} {principal_id} holds on {scope_id} ({_where(covering[0], scope_id)}) under the "
+            f"condition {covering[0].condition!r}, which allows container {container}",
+        )
+    if found:
+        conditional = found[0]
+        target = f"container {container}" if container else "the container the backup uses"
+        return failing(
+            check,
+            f"{what} {principal_id} is granted on {scope_id} ({_where(conditional, scope_id)}) only under "
+            f"the condition {conditional.condition!r}, which does not (or cannot be shown to) allow "
+            f"{target}",
+            f"In the portal, {scope_id} > Access control (IAM) > Role assignments: edit the condition of "
+            f"{row.role_name} for the {_ASSIGNEE[row.assignee]} so it allows {target}, or add an "
+            "unconditional assignment.",
+            assignment_command(principal_id, row.role_guid, scope_id),
+            status=Status.WARN,
+        )
     return failing(
         check,
         f"no assignment of {what} {principal_id} at {scope_id} or above; expected one",

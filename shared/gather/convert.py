@@ -8,6 +8,7 @@ generations, and every attribute is treated as optional.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from shared.model import (
@@ -17,6 +18,7 @@ from shared.model import (
     NsgInfo,
     NsgRule,
     PolicyAssignmentInfo,
+    PolicyDefinitionInfo,
     PolicyInfo,
     ResourceAccessRule,
     RoleAssignmentInfo,
@@ -86,6 +88,15 @@ def cluster(mc: Any) -> ClusterInfo:
 
 
 def vault(bv: Any) -> VaultInfo:
+    """Vault identity: the top-level principalId is the system-assigned identity's; each
+    user-assigned identity is read from ``identity.userAssignedIdentities`` (keys lower-cased,
+    since ARM keeps whatever casing the caller used, e.g. ``resourcegroups``)."""
+    user_assigned: dict[str, str | None] = {}
+    for key, value in dict(dig(bv, "identity", "user_assigned_identities") or {}).items():
+        principal = getattr(value, "principal_id", None)
+        if principal is None and isinstance(value, Mapping):
+            principal = value.get("principalId") or value.get("principal_id")
+        user_assigned[str(key).strip().rstrip("/").lower()] = str(principal) if principal else None
     return VaultInfo(
         id=str(bv.id),
         name=str(bv.name),
@@ -94,6 +105,7 @@ def vault(bv: Any) -> VaultInfo:
         identity_type=_text(dig(bv, "identity", "type")),
         principal_id=_text(dig(bv, "identity", "principal_id")),
         tenant_id=_text(dig(bv, "identity", "tenant_id")),
+        user_assigned=user_assigned,
     )
 
 
@@ -110,12 +122,15 @@ def backup_instance(bi: Any) -> BackupInstanceInfo:
         if rg:
             snapshot_rg = str(rg)
             break
+    use_system = dig(props, "identity_details", "use_system_assigned_identity")
     return BackupInstanceInfo(
         id=str(bi.id),
         cluster_id=_text(dig(props, "data_source_info", "resource_id")) or "",
         datasource_type=_text(dig(props, "data_source_info", "datasource_type")) or "",
         policy_id=_text(dig(props, "policy_info", "policy_id")),
         snapshot_resource_group_id=snapshot_rg,
+        use_system_identity=bool(use_system) if use_system is not None else None,
+        user_identity_id=_text(dig(props, "identity_details", "user_assigned_identity_arm_url")) or None,
     )
 
 
@@ -185,11 +200,13 @@ def trusted_access_binding(binding: Any) -> TrustedAccessBinding:
 
 
 def role_assignment(ra: Any) -> RoleAssignmentInfo:
+    condition = getattr(ra, "condition", None)
     return RoleAssignmentInfo(
         id=str(ra.id),
         scope=str(ra.scope or ""),
         principal_id=str(ra.principal_id or "").lower(),
         role_definition_id=str(ra.role_definition_id or ""),
+        condition=str(condition).strip() or None if condition else None,
     )
 
 
@@ -222,7 +239,15 @@ def nsg(group: Any, subnet_id: str) -> NsgInfo:
     return NsgInfo(id=str(group.id), subnet_id=subnet_id, rules=tuple(rules))
 
 
+def _strings(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    return tuple(str(v) for v in (raw or []) if v is not None)
+
+
 def policy_assignment(pa: Any) -> PolicyAssignmentInfo:
+    """``excluded_namespaces`` is set only when the assignment itself sets the parameter; the
+    definition's default is filled in later (:func:`with_definition_default`)."""
     props = dig(pa, "properties") or pa
     parameters = dig(props, "parameters") or {}
     excluded: tuple[str, ...] | None = None
@@ -231,7 +256,7 @@ def policy_assignment(pa: Any) -> PolicyAssignmentInfo:
             raw = getattr(value, "value", None)
             if raw is None and isinstance(value, Mapping):
                 raw = value.get("value")
-            excluded = tuple(str(v) for v in (raw or []))
+            excluded = _strings(raw)
     return PolicyAssignmentInfo(
         id=str(pa.id),
         name=str(pa.name),
@@ -239,6 +264,38 @@ def policy_assignment(pa: Any) -> PolicyAssignmentInfo:
         display_name=_text(dig(props, "display_name")),
         excluded_namespaces=excluded,
         enforcement_mode=_text(dig(props, "enforcement_mode")),
+        scope=_text(dig(props, "scope")),
+        not_scopes=_strings(dig(props, "not_scopes")),
+    )
+
+
+def policy_definition(definition: Any) -> PolicyDefinitionInfo:
+    """A policy or policy set definition: the default of its ``excludedNamespaces`` parameter."""
+    props = dig(definition, "properties") or definition
+    default: tuple[str, ...] | None = None
+    for name, value in dict(dig(props, "parameters") or {}).items():
+        if str(name).lower() == "excludednamespaces":
+            raw = getattr(value, "default_value", None)
+            if raw is None and isinstance(value, Mapping):
+                raw = value.get("defaultValue")
+            default = _strings(raw)
+    return PolicyDefinitionInfo(
+        id=str(getattr(definition, "id", "") or ""), excluded_namespaces_default=default
+    )
+
+
+def with_definition_default(
+    assignment: PolicyAssignmentInfo, definition: PolicyDefinitionInfo | None
+) -> PolicyAssignmentInfo:
+    """The assignment with its effective excludedNamespaces: its own, else the definition's default."""
+    if assignment.excluded_namespaces is not None or definition is None:
+        return assignment
+    if definition.excluded_namespaces_default is None:
+        return assignment
+    return replace(
+        assignment,
+        excluded_namespaces=definition.excluded_namespaces_default,
+        excluded_from="definition-default",
     )
 
 

@@ -39,6 +39,7 @@ from shared.model import (
     ExtensionInfo,
     NsgInfo,
     PolicyAssignmentInfo,
+    PolicyDefinitionInfo,
     PolicyInfo,
     Read,
     RoleAssignmentInfo,
@@ -59,6 +60,14 @@ BLOB_SAMPLE = 50
 VELERO_COMMAND = (
     "kubectl get deployments --all-namespaces --no-headers "
     "-o custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name"
+)
+RUN_COMMAND_POLL_SECONDS = 2.0
+"""AKS run-command results carry no Retry-After: without an interval the SDK would wait 30 s a poll."""
+MANAGED_IDENTITY_API_VERSION = "2023-01-31"
+_DEFINITION = re.compile(
+    r"^(?:/subscriptions/(?P<sub>[^/]+)|/providers/Microsoft\.Management/managementGroups/(?P<mg>[^/]+))?"
+    r"/providers/Microsoft\.Authorization/(?P<kind>policyDefinitions|policySetDefinitions)/(?P<name>[^/]+)$",
+    re.IGNORECASE,
 )
 _ARM_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/(?P<ns>[^/]+)/(?P<type>[^/]+)/(?P<name>[^/]+)",
@@ -252,6 +261,54 @@ class ArmReader:
         return self._once(
             ("policies", sub.lower()), sub, f"list policy assignments in subscription {sub}", run
         )
+
+    def policy_definition(self, definition_id: str, sub: str) -> Read[PolicyDefinitionInfo]:
+        """A policy or policy set definition (built-in, subscription or management-group), read once
+        per run. ``sub`` is the subscription whose client (and concurrency limit) is used."""
+        match = _DEFINITION.match(definition_id.strip())
+        if not match:
+            return Unreadable(f"not a policy definition id: {definition_id!r}", "error")
+
+        def run() -> PolicyDefinitionInfo:
+            client = self.clients.policy(match.group("sub") or sub)
+            ops = (
+                client.policy_set_definitions
+                if match.group("kind").lower() == "policysetdefinitions"
+                else client.policy_definitions
+            )
+            name = match.group("name")
+            if match.group("mg"):
+                return convert.policy_definition(ops.get_at_management_group(name, match.group("mg")))
+            if match.group("sub"):
+                return convert.policy_definition(ops.get(name))
+            return convert.policy_definition(ops.get_built_in(name))
+
+        return self._once(
+            ("policy-definition", ids.normalize(definition_id)),
+            sub,
+            f"read policy definition {definition_id}",
+            run,
+        )
+
+    def resource_exists(
+        self, resource_id: str, api_version: str = MANAGED_IDENTITY_API_VERSION
+    ) -> Read[bool]:
+        """Whether a resource (a user-assigned identity) exists: GET by id, 404 -> False."""
+        try:
+            sub = ids.subscription_of(resource_id)
+        except ValueError:
+            return Unreadable(f"not a resource id: {resource_id!r}", "error")
+
+        def run() -> bool:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            try:
+                self.clients.resources(sub).resources.get_by_id(resource_id, api_version=api_version)
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        return self._once(("exists", ids.normalize(resource_id)), sub, f"read {resource_id}", run)
 
     def provider_state(self, sub: str, namespace: str = "Microsoft.KubernetesConfiguration") -> Read[str]:
         def run() -> str:
@@ -542,7 +599,7 @@ class ArmReader:
 
             aks = self.clients.container_service(sub)
             result = aks.managed_clusters.begin_run_command(
-                rg, name, RunCommandRequest(command=VELERO_COMMAND)
+                rg, name, RunCommandRequest(command=VELERO_COMMAND), polling_interval=RUN_COMMAND_POLL_SECONDS
             ).result()
             logs = str(convert.dig(result, "properties", "logs") or convert.dig(result, "logs") or "")
             return velero_from_output(logs)

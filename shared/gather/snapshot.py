@@ -6,6 +6,8 @@ raises for ARM failures: they become ``Unreadable`` fields.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shared import consent, ids
 from shared.gather import convert
 from shared.gather.reader import ArmReader
@@ -19,6 +21,7 @@ from shared.model import (
     ConsentFacts,
     ExtensionInfo,
     NsgInfo,
+    PolicyAssignmentInfo,
     PolicyInfo,
     Read,
     RoleAssignmentInfo,
@@ -144,6 +147,29 @@ def _consent_facts(
     )
 
 
+def _policy_assignments(target: Target, reader: ArmReader) -> Read[tuple[PolicyAssignmentInfo, ...]]:
+    """The subscription's policy assignments; those that govern the cluster but set no
+    excludedNamespaces get their definition's default (definitions are read once per run)."""
+    listed = reader.policy_assignments_in(target.subscription_id)
+    if isinstance(listed, Unreadable):
+        return listed
+    out: list[PolicyAssignmentInfo] = []
+    for assignment in listed:
+        if (
+            assignment.excluded_namespaces is None
+            and assignment.policy_definition_id
+            and assignment.applies_to(target.cluster_id)
+            and (assignment.enforcement_mode or "Default").lower() != "donotenforce"
+        ):
+            definition = reader.policy_definition(assignment.policy_definition_id, target.subscription_id)
+            if isinstance(definition, Unreadable):
+                assignment = replace(assignment, definition_unreadable=definition.reason)
+            else:
+                assignment = convert.with_definition_default(assignment, definition)
+        out.append(assignment)
+    return tuple(out)
+
+
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
     """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
     bad = Unreadable(reason, "error")
@@ -203,6 +229,9 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         for sub in sorted(_role_scope_subscriptions(target, instance, extension, staging))
     }
     velero: Read[VeleroResult] | None = None
+    user_identity: Read[bool] | None = None
+    if isinstance(instance, BackupInstanceInfo) and instance.uses_user_identity:
+        user_identity = reader.resource_exists(str(instance.user_identity_id))
     if incluster_checks:
         velero = cluster if isinstance(cluster, Unreadable) else reader.velero(target.cluster_id)
     return Snapshot(
@@ -218,7 +247,8 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         trusted_access=trusted,
         role_assignments=role_assignments,
         node_subnet_nsgs=_nsgs(cluster, reader),
-        policy_assignments=reader.policy_assignments_in(target.subscription_id),
+        policy_assignments=_policy_assignments(target, reader),
         velero=velero,
+        user_identity_exists=user_identity,
         consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
     )

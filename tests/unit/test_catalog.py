@@ -36,6 +36,8 @@ DESIGN_CHECK_IDS = {
     "role.vault-contributor-on-staging-rg",
     "role.vault-account-contributor-on-staging-storage",
     "role.vault-blob-owner-on-staging-storage",
+    "vault.identity",  # issue 13: the identity the backup instance runs under
+    "target.consent",  # issue 12: the consent rule
 }
 
 # (check id, role, assignee, scope, applies) -- DESIGN.md section 4, role matrix.
@@ -97,7 +99,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DESIGN_CHECK_IDS
-    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 26
+    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 28
 
 
 def test_catalog_specs_are_consistent() -> None:

@@ -111,6 +111,7 @@ def test_vault_403_only_affects_vault_dependent_checks() -> None:
         "role.vault-contributor-on-staging-rg",
         "role.vault-account-contributor-on-staging-storage",
         "role.vault-blob-owner-on-staging-storage",
+        "vault.identity",
     }
     assert set(diff.values()) == {Status.UNKNOWN}
 
