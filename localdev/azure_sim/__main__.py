@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Retry-After-Ms on long-running operation responses",
     )
     parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=0.0,
+        help="how long a trusted-access binding stays Updating after a PUT (0: until the next read)",
+    )
+    parser.add_argument(
         "--register-seconds", type=float, default=1.0, help="how long a provider stays Registering"
     )
     parser.add_argument("--log-level", default="WARNING")
@@ -71,6 +77,7 @@ async def serve(args: argparse.Namespace) -> None:
         latency_ms=args.latency_ms,
         throttle=args.throttle,
         lro_retry_after_ms=args.lro_retry_after_ms,
+        settle_seconds=args.settle_seconds,
     )
     sim = Sim(store, config, seed=args.seed)
     tls_dir = Path(tempfile.mkdtemp(prefix="azure-sim-"))

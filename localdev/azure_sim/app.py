@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localdev.azure_sim import rbac, routes
+from localdev.azure_sim import api_versions, rbac, routes
 from localdev.azure_sim.context import Ctx, SimConfig, json_response
 from localdev.azure_sim.counters import Counters
 from localdev.azure_sim.errors import ArmError
@@ -146,6 +146,12 @@ class Sim:
                 err = ArmError(400, "InvalidResourceType", f"The simulator does not serve '{method} {path}'.")
             err.headers.update({**base_headers, **rate_headers})
             return err.response()
+        if not data_plane:
+            try:
+                api_versions.check(path, request.query.get("api-version"))
+            except ArmError as err:
+                err.headers.update({**base_headers, **rate_headers})
+                return err.response()
         ctx = Ctx(request=request, params=params, store=self.store, config=self.config, caller=caller)
         if request.can_read_body:
             ctx.body_text = await request.text()
@@ -234,6 +240,9 @@ class Sim:
             return json_response(self.topics.published[int(request.query.get("since", "0") or 0) :])
         if path == "/_sim/reset-published" and method == "POST":
             self.topics.reset()
+            return json_response({"ok": True})
+        if path == "/_sim/settle" and method == "POST":
+            self.store.settle_all()
             return json_response({"ok": True})
         if path == "/_sim/state" and method == "GET":
             rid = request.query.get("id", "")

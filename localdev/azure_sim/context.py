@@ -18,6 +18,7 @@ class SimConfig:
     latency_ms: int = 0
     throttle: bool = False
     lro_retry_after_ms: int = 100
+    settle_seconds: float = 0.0  # how long async states (trusted-access Updating) last after a write
 
 
 @dataclass

@@ -32,6 +32,10 @@ def read_estate(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def management_group_id(name: str) -> str:
+    return f"/providers/Microsoft.Management/managementGroups/{name}"
+
+
 def guard_token(estate: dict[str, Any]) -> str:
     return str((estate.get("guard") or {}).get("token") or DEFAULT_GUARD_TOKEN)
 
@@ -67,6 +71,14 @@ def load(estate: dict[str, Any]) -> Store:
             assignable_scopes=tuple(custom.get("assignable_scopes") or ("/",)),
         )
         store.role_definitions[role.guid.lower()] = role
+    for group in estate.get("management_groups") or []:
+        store.management_groups[str(group["name"]).lower()] = {
+            str(sub).lower() for sub in group.get("subscriptions") or []
+        }
+        for pa in group.get("policy_assignments") or []:
+            store.put(shapes.policy_assignment(management_group_id(str(group["name"])), pa))
+    for definition in estate.get("policy_definitions") or []:
+        store.put(shapes.policy_definition(dict(definition)))
     for sub in estate.get("subscriptions") or []:
         _load_subscription(store, sub)
     for ra in estate.get("role_assignments") or []:
@@ -99,6 +111,9 @@ def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
     rg = str(spec["name"])
     location = str(spec.get("location", "westeurope"))
     store.put(shapes.resource_group(sub, rg, location, spec.get("tags")))
+    for uami in spec.get("user_assigned_identities") or []:
+        identity = store.put(shapes.user_assigned_identity(sub, rg, location, store.tenant, uami))
+        store.add_principal(str(identity["properties"]["principalId"]), display_name=str(uami["name"]))
     for nsg_spec in spec.get("network_security_groups") or []:
         store.put(shapes.nsg(sub, rg, location, nsg_spec, []))
     for vnet_spec in spec.get("virtual_networks") or []:
@@ -138,10 +153,11 @@ def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
         kubelet = body["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
         store.add_principal(kubelet, display_name=f"{cl['name']}-agentpool")
         if cl.get("extension"):
-            ext = store.put(shapes.extension(body["id"], store.tenant, dict(cl["extension"])))
-            store.add_principal(
-                ext["properties"]["aksAssignedIdentity"]["principalId"], display_name="extension"
-            )
+            ext_spec = dict(cl["extension"])
+            ext = store.put(shapes.extension(body["id"], store.tenant, ext_spec))
+            ext_id = str(ext["id"])
+            principal = str(ext_spec.get("principal_id") or shapes.stable_guid(ext_id, "ext"))
+            store.add_principal(principal, display_name="extension")
         for binding in cl.get("trusted_access_bindings") or []:
             store.put(
                 shapes.trusted_access_binding(
@@ -156,8 +172,8 @@ def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
             store.run_commands[body["id"].lower()] = dict(cl["run_command"])
     for v in spec.get("vaults") or []:
         body = store.put(shapes.vault(sub, rg, location, store.tenant, v))
-        if body["identity"].get("principalId"):
-            store.add_principal(body["identity"]["principalId"], display_name=str(v["name"]))
+        for principal in shapes.vault_principals(body):
+            store.add_principal(principal, display_name=str(v["name"]))
         for policy in v.get("policies") or []:
             store.put(shapes.backup_policy(body["id"], str(policy["name"]), bool(policy.get("vault_store"))))
         for bi in v.get("backup_instances") or []:

@@ -11,7 +11,9 @@ from localdev.azure_sim.store import Json, sub_of
 
 EXTENSION_TYPE = "microsoft.dataprotection.kubernetes"
 BSL = "configuration.backupStorageLocation."
-BI_DATASOURCE_TYPE = "Microsoft.ContainerService/managedclusters"
+BI_DATASOURCE_TYPE = "Microsoft.ContainerService/managedClusters"  # as recorded (camel case)
+VAULT_TYPE = "Microsoft.DataProtection/backupVaults"
+CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 
 
 def stable_guid(*parts: str) -> str:
@@ -64,9 +66,21 @@ def resource_group(sub: str, name: str, location: str, tags: dict[str, str] | No
     }
 
 
+def cluster_id(sub: str, rg: str, name: str) -> str:
+    """AKS spells ``resourcegroups`` in lower case in the ids it returns (recorded)."""
+    return f"/subscriptions/{sub}/resourcegroups/{rg}/providers/{CLUSTER_TYPE}/{name}"
+
+
+def child_base(cluster_id: str) -> str:
+    """The prefix of a cluster's child ids: ``resourceGroups`` as callers spell it (the recorded
+    trusted-access binding ids do), although the cluster's own id says ``resourcegroups``."""
+    head, sep, tail = cluster_id.partition("/resourcegroups/")
+    return f"{head}/resourceGroups/{tail}" if sep else cluster_id
+
+
 def cluster(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -> Json:
     name = str(spec["name"])
-    rid = arm_id(sub, rg, "Microsoft.ContainerService/managedClusters", name)
+    rid = cluster_id(sub, rg, name)
     location = str(spec.get("location") or location)
     version = str(spec.get("kubernetes_version", "1.30.4"))
     minor = ".".join(version.split(".")[:2])
@@ -174,7 +188,7 @@ def cluster_principal(body: Json) -> str | None:
 
 def extension(cluster_id: str, tenant: str, spec: dict[str, Any]) -> Json:
     name = str(spec.get("name", "azure-aks-backup"))
-    rid = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{name}"
+    rid = f"{child_base(cluster_id)}/providers/Microsoft.KubernetesConfiguration/extensions/{name}"
     settings: dict[str, str] = {}
     if spec.get("container"):
         settings[BSL + "bucket"] = str(spec["container"])
@@ -208,18 +222,25 @@ def extension(cluster_id: str, tenant: str, spec: dict[str, Any]) -> Json:
             "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
             "statuses": [],
             "isSystemExtension": False,
-            "aksAssignedIdentity": {
-                "principalId": str(spec.get("principal_id") or stable_guid(rid, "ext")),
-                "tenantId": None,
-                "type": None,
-            },
+            "aksAssignedIdentity": extension_identity(rid, spec),
         },
+    }
+
+
+def extension_identity(extension_id: str, spec: dict[str, Any]) -> Json | None:
+    """``aksAssignedIdentity``: null while the extension is Creating (recorded), else its principal."""
+    if str(spec.get("provisioning_state", "Succeeded")).lower() == "creating":
+        return None
+    return {
+        "principalId": str(spec.get("principal_id") or stable_guid(extension_id, "ext")),
+        "tenantId": None,
+        "type": None,
     }
 
 
 def trusted_access_binding(cluster_id: str, name: str, source: str, roles: list[str], state: str) -> Json:
     return {
-        "id": f"{cluster_id}/trustedAccessRoleBindings/{name}",
+        "id": f"{child_base(cluster_id)}/trustedAccessRoleBindings/{name}",
         "name": name,
         "type": "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings",
         "properties": {"sourceResourceId": source, "roles": list(roles), "provisioningState": state},
@@ -228,12 +249,12 @@ def trusted_access_binding(cluster_id: str, name: str, source: str, roles: list[
 
 def vault(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -> Json:
     name = str(spec["name"])
-    rid = arm_id(sub, rg, "Microsoft.DataProtection/backupVaults", name)
+    rid = arm_id(sub, rg, VAULT_TYPE, name)
     identity_spec = dict(spec.get("identity") or {"type": "SystemAssigned"})
     body: Json = {
         "id": rid,
         "name": name,
-        "type": "Microsoft.DataProtection/Backupvaults",
+        "type": VAULT_TYPE,
         "location": str(spec.get("location") or location),
         "tags": dict(spec.get("tags") or {}),
         "eTag": None,
@@ -248,13 +269,50 @@ def vault(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -
     id_type = str(identity_spec.get("type", "SystemAssigned"))
     if id_type == "None":
         body["identity"] = {"type": "None"}
-    else:
-        body["identity"] = {
-            "type": id_type,
-            "principalId": str(identity_spec.get("principal_id") or stable_guid(rid, "identity")),
-            "tenantId": tenant,
+        return body
+    identity: Json = {"type": id_type}
+    if "systemassigned" in id_type.replace(" ", "").lower().split(","):
+        identity["principalId"] = str(identity_spec.get("principal_id") or stable_guid(rid, "identity"))
+    user_assigned = identity_spec.get("user_assigned") or []
+    if user_assigned:
+        identity["userAssignedIdentities"] = {
+            str(u["resource_id"]): {
+                "clientId": str(u.get("client_id") or stable_guid(str(u["resource_id"]), "client")),
+                "principalId": str(u["principal_id"]),
+            }
+            for u in user_assigned
         }
+    identity["tenantId"] = tenant
+    body["identity"] = identity
     return body
+
+
+def vault_principals(body: Json) -> list[str]:
+    """Every principal id of a vault body (system and user-assigned)."""
+    identity = body.get("identity") or {}
+    found = [str(identity["principalId"])] if identity.get("principalId") else []
+    for value in (identity.get("userAssignedIdentities") or {}).values():
+        if value.get("principalId"):
+            found.append(str(value["principalId"]))
+    return found
+
+
+def user_assigned_identity(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any]) -> Json:
+    """Microsoft.ManagedIdentity/userAssignedIdentities (GET shape of the REST spec)."""
+    name = str(spec["name"])
+    rid = arm_id(sub, rg, "Microsoft.ManagedIdentity/userAssignedIdentities", name)
+    return {
+        "id": rid,
+        "name": name,
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "location": str(spec.get("location") or location),
+        "tags": dict(spec.get("tags") or {}),
+        "properties": {
+            "tenantId": tenant,
+            "principalId": str(spec.get("principal_id") or stable_guid(rid, "principal")),
+            "clientId": str(spec.get("client_id") or stable_guid(rid, "client")),
+        },
+    }
 
 
 def _store(kind: str) -> Json:
@@ -338,6 +396,12 @@ def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
     policy = str(spec.get("policy", ""))
     policy_id = policy if policy.startswith("/") else f"{vault_id}/backupPolicies/{policy}"
     snapshot_rg = spec.get("snapshot_resource_group_id")
+    identity_details: Json = {"useSystemAssignedIdentity": True}
+    if spec.get("user_assigned_identity"):
+        identity_details = {
+            "useSystemAssignedIdentity": False,
+            "userAssignedIdentityArmUrl": str(spec["user_assigned_identity"]),
+        }
     datasource = {
         "resourceID": cluster_id,
         "resourceUri": cluster_id,
@@ -345,6 +409,7 @@ def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
         "resourceName": cluster_name,
         "resourceType": BI_DATASOURCE_TYPE,
         "resourceLocation": str(spec.get("location", "westeurope")),
+        "resourceProperties": {"objectType": None},
         "objectType": "Datasource",
     }
     params: Json = {
@@ -359,6 +424,8 @@ def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
                 "labelSelectors": [],
                 "snapshotVolumes": True,
                 "includeClusterScopeResources": True,
+                "includedVolumeTypes": None,
+                "backupHookReferences": None,
             }
         ],
     }
@@ -378,11 +445,16 @@ def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
             "friendlyName": str(spec.get("friendly_name", name)),
             "objectType": "BackupInstance",
             "dataSourceInfo": datasource,
-            "dataSourceSetInfo": {**datasource, "objectType": "DatasourceSet"},
-            "policyInfo": {"policyId": policy_id, "policyParameters": params},
+            "dataSourceSetInfo": {
+                k: v
+                for k, v in {**datasource, "objectType": "DatasourceSet"}.items()
+                if k != "resourceProperties"
+            },
+            "policyInfo": {"policyId": policy_id, "policyVersion": "", "policyParameters": params},
             "protectionStatus": {"status": str(spec.get("protection_status", "ProtectionConfigured"))},
             "currentProtectionState": "ProtectionConfigured",
             "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
+            "identityDetails": identity_details,
         },
     }
 
@@ -394,16 +466,18 @@ def storage_account(sub: str, rg: str, location: str, spec: dict[str, Any]) -> J
     acls: Json = {
         "bypass": str(acls_spec.get("bypass", "AzureServices")),
         "defaultAction": str(acls_spec.get("default_action", "Allow")),
-        "resourceAccessRules": [
-            {"tenantId": str(r.get("tenant_id", "")), "resourceId": str(r.get("resource_id", ""))}
-            for r in acls_spec.get("resource_access_rules") or []
-        ],
         "ipRules": [{"value": str(ip), "action": "Allow"} for ip in acls_spec.get("ip_rules") or []],
         "virtualNetworkRules": [
             {"id": str(v), "action": "Allow", "state": "Succeeded"}
             for v in acls_spec.get("virtual_network_rules") or []
         ],
     }
+    rules = [
+        {"tenantId": str(r.get("tenant_id", "")), "resourceId": str(r.get("resource_id", ""))}
+        for r in acls_spec.get("resource_access_rules") or []
+    ]
+    if rules:  # Azure omits the key when there are none (recorded)
+        acls["resourceAccessRules"] = rules
     pecs = [
         {
             "id": f"{rid}/privateEndpointConnections/{name}.pe{i}",
@@ -426,7 +500,6 @@ def storage_account(sub: str, rg: str, location: str, spec: dict[str, Any]) -> J
     props: Json = {
         "provisioningState": "Succeeded",
         "networkAcls": acls,
-        "publicNetworkAccess": str(spec.get("public_network_access", "Enabled")),
         "privateEndpointConnections": pecs,
         "supportsHttpsTrafficOnly": True,
         "minimumTlsVersion": "TLS1_2",
@@ -441,6 +514,8 @@ def storage_account(sub: str, rg: str, location: str, spec: dict[str, Any]) -> J
             "file": f"https://{name}.file.core.windows.net/",
         },
     }
+    if spec.get("public_network_access", "Enabled") is not None:  # null: an older account that omits it
+        props["publicNetworkAccess"] = str(spec.get("public_network_access", "Enabled"))
     if spec.get("allow_shared_key_access") is not None:
         props["allowSharedKeyAccess"] = bool(spec["allow_shared_key_access"])
     return {
@@ -579,6 +654,43 @@ def policy_assignment(scope: str, spec: dict[str, Any]) -> Json:
             "description": spec.get("description"),
             "metadata": {},
         },
+    }
+
+
+def policy_definition(spec: dict[str, Any]) -> Json:
+    """A policy (set) definition with the parameters the estate gives (``excluded_namespaces_default``
+    becomes the ``excludedNamespaces`` parameter's defaultValue, as built-in Kubernetes policies have)."""
+    rid = str(spec["id"])
+    kind = "policySetDefinitions" if "/policysetdefinitions/" in rid.lower() else "policyDefinitions"
+    parameters: Json = {
+        "effect": {"type": "String", "metadata": {"displayName": "Effect"}, "defaultValue": "Deny"},
+    }
+    if spec.get("excluded_namespaces_default") is not None:
+        parameters["excludedNamespaces"] = {
+            "type": "Array",
+            "metadata": {"displayName": "Namespace exclusions"},
+            "defaultValue": [str(v) for v in spec["excluded_namespaces_default"]],
+        }
+    props: Json = {
+        "displayName": str(spec.get("display_name", rid.rsplit("/", 1)[-1])),
+        "policyType": str(spec.get("policy_type", "BuiltIn")),
+        "mode": "Microsoft.Kubernetes.Data" if kind == "policyDefinitions" else None,
+        "metadata": {"version": "1.0.0", "category": "Kubernetes"},
+        "parameters": parameters,
+    }
+    if kind == "policyDefinitions":
+        props["policyRule"] = {
+            "if": {"field": "type", "in": ["Microsoft.ContainerService/managedClusters"]},
+            "then": {"effect": "[parameters('effect')]"},
+        }
+    else:
+        props.pop("mode")
+        props["policyDefinitions"] = []
+    return {
+        "properties": props,
+        "id": rid,
+        "type": f"Microsoft.Authorization/{kind}",
+        "name": rid.rsplit("/", 1)[-1],
     }
 
 

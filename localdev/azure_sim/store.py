@@ -37,6 +37,19 @@ def rg_of(resource_id: str) -> str | None:
     return None
 
 
+MANAGEMENT_GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
+
+
+def management_group_of(scope: str) -> str | None:
+    """The management group name of a ``/providers/Microsoft.Management/managementGroups/{name}``
+    scope (lower-cased), or None."""
+    lowered = scope.rstrip("/").lower()
+    if lowered.startswith(MANAGEMENT_GROUP_PREFIX):
+        rest = lowered[len(MANAGEMENT_GROUP_PREFIX) :].split("/")
+        return rest[0] or None
+    return None
+
+
 def is_at_or_above(ancestor: str, scope: str) -> bool:
     a = ancestor.rstrip("/").lower()
     s = scope.rstrip("/").lower()
@@ -100,6 +113,10 @@ class Store:
         self.operations: dict[str, Operation] = {}
         self.run_commands: dict[str, Json] = {}  # cluster id lower -> {"output", "exit_code"}
         self.register_seconds = 1.0
+        self.management_groups: dict[str, set[str]] = {}  # name lower -> subscription ids lower
+        self.pending: dict[str, float] = {}
+        # extension id lower -> its identity, shown once the extension is created
+        self.extension_principals: dict[str, str] = {}
         self.eventgrid_topics: list[Json] = []  # estate ``eventgrid_topics``: [{name, key, senders}]
 
     # resources -------------------------------------------------------------------------
@@ -167,7 +184,37 @@ class Store:
             keys = self._by_type.get(t, {})
         return [self.resources[k] for k in keys]
 
+    # asynchronous states ---------------------------------------------------------------
+    def start_pending(self, resource_id: str, seconds: float) -> None:
+        """``resource_id`` is in a transitional state until ``seconds`` from now (see :meth:`settle`)."""
+        self.pending[resource_id.lower()] = time.monotonic() + max(0.0, seconds)
+
+    def settled(self, resource_id: str) -> bool:
+        """True when the resource's transitional state is over (and forgets it)."""
+        key = resource_id.lower()
+        due = self.pending.get(key)
+        if due is None:
+            return True
+        if time.monotonic() >= due:
+            del self.pending[key]
+            return True
+        return False
+
+    def settle_all(self) -> None:
+        """End every transitional state now (admin ``POST /_sim/settle``)."""
+        for key in list(self.pending):
+            self.pending[key] = 0.0
+
     # lookups ---------------------------------------------------------------------------
+    def contains(self, ancestor: str, scope: str) -> bool:
+        """``ancestor`` is ``scope`` or above it, management groups included (one level: a
+        management group holds the subscriptions the estate lists under it)."""
+        group = management_group_of(ancestor)
+        if group is not None and management_group_of(scope) is None:
+            sub = sub_of(scope)
+            return sub is not None and sub in self.management_groups.get(group, set())
+        return is_at_or_above(ancestor, scope)
+
     def subscription(self, sub: str) -> Json | None:
         return self.subscriptions.get(sub.lower())
 

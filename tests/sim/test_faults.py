@@ -66,7 +66,7 @@ def test_fault_delay_and_probability_are_seeded(sim: SimHandle) -> None:
     assert get_cluster(sim) == "aks-prod-1"
     assert time.monotonic() - started >= 0.3
     sim.set_faults([{"path": "aks-prod-1", "status": 500, "probability": 0.5}])
-    results = [sim.call("GET", CLUSTER + "?api-version=1", token=sim.token)[0] for _ in range(20)]
+    results = [sim.call("GET", CLUSTER + "?api-version=2026-08-01", token=sim.token)[0] for _ in range(20)]
     sim.clear_faults()
     assert 0 < results.count(500) < 20
 
@@ -92,7 +92,9 @@ def _keepalive_get(endpoint: str, ca: str, path: str, token: str, n: int) -> lis
 
 def test_throttling_answers_429_when_the_read_bucket_is_empty() -> None:
     with running_simulator(ESTATE, throttle=True) as sim:
-        results = _keepalive_get(sim.endpoint, sim.ca_bundle, CLUSTER + "?api-version=1", sim.token, 600)
+        results = _keepalive_get(
+            sim.endpoint, sim.ca_bundle, CLUSTER + "?api-version=2026-08-01", sim.token, 600
+        )
         status, headers = results[-1]
         assert status == 429
         assert 250 <= len(results) <= 400  # 250 burst plus what refilled meanwhile
@@ -105,7 +107,9 @@ def test_throttling_answers_429_when_the_read_bucket_is_empty() -> None:
         # another principal has its own bucket
         assert sim.admin_token
         assert (
-            _keepalive_get(sim.endpoint, sim.ca_bundle, CLUSTER + "?api-version=1", sim.admin_token, 1)[0][0]
+            _keepalive_get(
+                sim.endpoint, sim.ca_bundle, CLUSTER + "?api-version=2026-08-01", sim.admin_token, 1
+            )[0][0]
             == 200
         )
 
@@ -115,7 +119,10 @@ def test_latency_is_concurrent() -> None:
         started = time.monotonic()
         with ThreadPoolExecutor(16) as pool:
             codes = list(
-                pool.map(lambda _: sim.call("GET", CLUSTER + "?api-version=1", token=sim.token)[0], range(16))
+                pool.map(
+                    lambda _: sim.call("GET", CLUSTER + "?api-version=2026-08-01", token=sim.token)[0],
+                    range(16),
+                )
             )
         elapsed = time.monotonic() - started
         assert codes == [200] * 16

@@ -47,7 +47,7 @@ def aks(sim: SimHandle, sub: str = SUB1) -> ContainerServiceClient:
 def test_cluster_get_deserializes_everything_the_guard_reads(sim: SimHandle) -> None:
     sim.reset_counters()
     mc = aks(sim).managed_clusters.get("rg-aks", "aks-prod-1")
-    assert mc.id == CLUSTER
+    assert mc.id == CLUSTER.replace("/resourceGroups/", "/resourcegroups/")  # AKS's spelling (recorded)
     assert mc.name == "aks-prod-1"
     assert mc.location == "westeurope"
     assert mc.tags["aks-backup-guard-vault"] == VAULT
@@ -148,7 +148,7 @@ def test_vault_policies_and_backup_instances(sim: SimHandle) -> None:
     assert vault.identity.type == "SystemAssigned"
     assert vault.identity.principal_id == VAULT_PRINCIPAL
     assert vault.identity.tenant_id == TENANT
-    assert vault.type == "Microsoft.DataProtection/Backupvaults"
+    assert vault.type == "Microsoft.DataProtection/backupVaults"  # as recorded
     assert [v.name for v in client.backup_vaults.get_in_subscription()] == ["bv-prod"]
     assert [v.name for v in client.backup_vaults.get_in_resource_group("rg-backup")] == ["bv-prod"]
 
@@ -175,7 +175,7 @@ def test_vault_policies_and_backup_instances(sim: SimHandle) -> None:
     props = bi.properties
     assert bi.id == f"{VAULT}/backupInstances/bi-aks-prod-1"
     assert props.data_source_info.resource_id == CLUSTER
-    assert props.data_source_info.datasource_type == "Microsoft.ContainerService/managedclusters"
+    assert props.data_source_info.datasource_type == "Microsoft.ContainerService/managedClusters"
     assert props.policy_info.policy_id == f"{VAULT}/backupPolicies/daily-vaulted"
     (store_params,) = props.policy_info.policy_parameters.data_store_parameters_list
     assert type(store_params).__name__ == "AzureOperationalStoreParameters"
@@ -331,21 +331,21 @@ def test_providers_and_resource_groups(sim: SimHandle) -> None:
 
 
 def test_unsupported_requests_get_arm_errors(sim: SimHandle) -> None:
-    status, _, body = sim.call("DELETE", f"{VAULT}?api-version=1", token=sim.token)
+    status, _, body = sim.call("DELETE", f"{VAULT}?api-version=2026-06-01", token=sim.token)
     assert status == 405
     assert body["error"]["code"] == "HttpMethodNotAllowed"
-    status, _, body = sim.call("GET", f"{CLUSTER}/agentPools?api-version=1", token=sim.token)
+    status, _, body = sim.call("GET", f"{CLUSTER}/agentPools?api-version=2026-08-01", token=sim.token)
     assert status == 400
     assert set(body["error"]) >= {"code", "message"}
     assert sim.requests()["log"][-1]["template"] == "GET <unmatched>"
 
 
 def test_guard_lists_only_its_subscriptions_and_ids_match_case_insensitively(sim: SimHandle) -> None:
-    status, _, body = sim.call("GET", "/subscriptions?api-version=1", token=sim.token)
+    status, _, body = sim.call("GET", "/subscriptions?api-version=2025-04-01", token=sim.token)
     assert status == 200
     assert {s["subscriptionId"] for s in body["value"]} == {SUB1, SUB2}
-    status, _, body = sim.call("GET", CLUSTER.upper() + "?api-version=1", token=sim.token)
+    status, _, body = sim.call("GET", CLUSTER.upper() + "?api-version=2026-08-01", token=sim.token)
     assert status == 200
-    assert body["id"] == CLUSTER  # canonical casing kept
-    status, headers, _ = sim.call("GET", CLUSTER + "?api-version=1", token=sim.token)
+    assert body["id"] == CLUSTER.replace("/resourceGroups/", "/resourcegroups/")  # AKS's own casing kept
+    status, headers, _ = sim.call("GET", CLUSTER + "?api-version=2026-08-01", token=sim.token)
     assert int(headers["x-ms-ratelimit-remaining-subscription-reads"]) < 250

@@ -208,7 +208,10 @@ def test_run_command_returns_the_estate_output(sim: SimHandle) -> None:
     client = ContainerServiceClient(cred(sim, admin=True), SUB1, **kwargs(sim))
     before = len(sim.events())
     result = client.managed_clusters.begin_run_command(
-        "rg-aks", "aks-prod-1", RunCommandRequest(command="kubectl get pods -A")
+        "rg-aks",
+        "aks-prod-1",
+        RunCommandRequest(command="kubectl get pods -A"),
+        polling_interval=0.1,  # AKS sends no Retry-After on command results (recorded)
     ).result(timeout=10)
     assert result.provisioning_state == "Succeeded"
     assert result.exit_code == 0

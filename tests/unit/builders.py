@@ -219,7 +219,7 @@ def healthy(**changes: Any) -> Snapshot:
         backup_instance=BackupInstanceInfo(
             id=INSTANCE_ID,
             cluster_id=CLUSTER_ID,
-            datasource_type="Microsoft.ContainerService/managedclusters",
+            datasource_type="Microsoft.ContainerService/managedClusters",
             policy_id=POLICY_ID,
             snapshot_resource_group_id=SNAPSHOT_RG_ID,
         ),

@@ -61,10 +61,11 @@ async def list_assignments(ctx: Ctx) -> web.Response:
         props = ra["properties"]
         ra_scope = str(props.get("scope", ""))
         ancestor = ra_scope if ra_scope != "/" else ""
+        above = ctx.store.contains(ancestor, scope if scope != "/" else "")
         if at_scope:
-            if not is_at_or_above(ancestor, scope if scope != "/" else ""):
+            if not above:
                 continue
-        elif not _related(ra_scope, scope):
+        elif not (above or _related(ra_scope, scope)):
             continue
         if principal is not None and str(props.get("principalId", "")).lower() != principal:
             continue

@@ -77,12 +77,16 @@ async def cluster(ctx: Ctx) -> web.Response:
             elif key not in ("id", "name", "type"):
                 updated[key] = value
         ctx.store.put(updated)
-        ctx.event_subject = updated["id"]
+        ctx.event_subject = cluster_id(ctx)  # ARM's events carry the request's spelling
         return json_response(updated)
     if not body.get("location"):
         raise bad_request("InvalidParameter", "The value of parameter location is invalid.")
     new = copy.deepcopy(body)
-    rid = existing["id"] if existing else f"{rg['id']}/providers/{TYPE}/{ctx.params['name']}"
+    rid = (
+        existing["id"]
+        if existing
+        else shapes.cluster_id(rg["id"].split("/")[2], rg["name"], ctx.params["name"])
+    )
     new.update(
         {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": "Microsoft.ContainerService/ManagedClusters"}
     )
@@ -106,7 +110,7 @@ async def cluster(ctx: Ctx) -> web.Response:
         props["currentKubernetesVersion"] = props["kubernetesVersion"]
     props["provisioningState"] = "Succeeded"
     ctx.store.put(new)
-    ctx.event_subject = rid
+    ctx.event_subject = cluster_id(ctx)
     op = new_operation(ctx, rid)
     location = _loc(new)
     url = (
@@ -133,7 +137,7 @@ def _delete_cluster(ctx: Ctx, existing: Json | None) -> web.Response:
     for key in [k for k in ctx.store.resources if k.startswith(prefix)]:
         ctx.store.delete(key)
     ctx.store.delete(existing["id"])
-    ctx.event_subject = existing["id"]
+    ctx.event_subject = cluster_id(ctx)
     op = new_operation(ctx, existing["id"], polls=0)
     base = f"/subscriptions/{ctx.params['s']}/providers/Microsoft.ContainerService/locations/{_loc(existing)}"
     headers = lro_headers(ctx, f"{base}/operations/{op.id}")
@@ -154,12 +158,31 @@ async def operation_result(ctx: Ctx) -> web.Response:
 
 
 def _binding_id(ctx: Ctx, base: str) -> str:
-    return f"{base}/trustedAccessRoleBindings/{ctx.params['binding']}"
+    return f"{shapes.child_base(base)}/trustedAccessRoleBindings/{ctx.params['binding']}"
+
+
+def _settle(ctx: Ctx, binding: Json) -> Json:
+    """A binding written as ``Updating`` reads ``Succeeded`` once its settle time is over (as AKS
+    answers a PUT with Updating and lists Succeeded later; recorded)."""
+    props = binding.get("properties") or {}
+    if props.get("provisioningState") == "Updating" and ctx.store.settled(binding["id"]):
+        props["provisioningState"] = "Succeeded"
+    return binding
+
+
+def _binding_not_found(ctx: Ctx) -> web.Response:
+    """AKS's own flat error body (no ``error`` wrapper), as recorded."""
+    message = (
+        f"Could not find the trusted access role binding {ctx.params['binding']} in subscription: "
+        f"{ctx.params['s']}, resourceGroup: {ctx.params['rg']}, clusterName: {ctx.params['name']}."
+    )
+    body = {"code": "NotFound", "message": message, "subcode": "GetTrustedAccessRoleBinding_NotFound"}
+    return json_response(body, status=404)
 
 
 async def list_bindings(ctx: Ctx) -> web.Response:
     body = require_cluster(ctx)
-    return page(ctx, ctx.store.children(f"{body['id']}/trustedAccessRoleBindings"))
+    return page(ctx, [_settle(ctx, b) for b in ctx.store.children(f"{body['id']}/trustedAccessRoleBindings")])
 
 
 async def binding(ctx: Ctx) -> web.Response:
@@ -169,8 +192,8 @@ async def binding(ctx: Ctx) -> web.Response:
     method = ctx.request.method
     if method == "GET":
         if existing is None:
-            raise not_found(f"{TYPE}/trustedAccessRoleBindings", ctx.params["binding"], ctx.params["rg"])
-        return json_response(existing)
+            return _binding_not_found(ctx)
+        return json_response(_settle(ctx, existing))
     if method == "DELETE":
         if existing is None:
             return web.Response(status=204)
@@ -200,11 +223,12 @@ async def binding(ctx: Ctx) -> web.Response:
         existing["name"] if existing else ctx.params["binding"],
         str(source),
         [str(r) for r in roles],
-        "Succeeded",
+        "Updating",
     )
     ctx.store.put(new)
+    ctx.store.start_pending(new["id"], ctx.config.settle_seconds)
     ctx.event_subject = new["id"]
-    return json_response(new, status=200 if existing else 201)
+    return json_response(new, status=200 if existing else 201, headers=retry_hint(ctx))
 
 
 async def run_command(ctx: Ctx) -> web.Response:
@@ -221,12 +245,18 @@ async def run_command(ctx: Ctx) -> web.Response:
         "exitCode": int(spec.get("exit_code", 0)),
         "startedAt": now_iso(),
     }
-    ctx.event_subject = f"{cl['id']}/runCommand"
-    location = f"{ctx.base_url}{cl['id']}/commandResults/{command_id}?api-version={ctx.api_version()}"
-    return web.Response(
-        status=202,
-        headers={"Location": location, "Retry-After-Ms": str(ctx.config.lro_retry_after_ms)},
+    ctx.event_subject = f"{cluster_id(ctx)}/runCommand"
+    return web.Response(status=202, headers={"Location": _command_location(ctx, cl, command_id)})
+
+
+def _command_location(ctx: Ctx, cl: Json, command_id: str) -> str:
+    """AKS's Location for a command: ``resourceGroups`` as asked but ``managedclusters`` in lower
+    case, and no Retry-After (recorded)."""
+    path = (
+        f"/subscriptions/{ctx.params['s']}/resourceGroups/{ctx.params['rg']}/providers/"
+        f"Microsoft.ContainerService/managedclusters/{cl['name']}/commandResults/{command_id}"
     )
+    return f"{ctx.base_url}{path}?api-version={ctx.api_version()}"
 
 
 async def command_result(ctx: Ctx) -> web.Response:
@@ -236,9 +266,10 @@ async def command_result(ctx: Ctx) -> web.Response:
         raise not_found(f"{TYPE}/commandResults", ctx.params["command"], ctx.params["rg"])
     if op.polls > 0:
         op.polls -= 1
-        location = f"{ctx.base_url}{ctx.request.path}?api-version={ctx.api_version()}"
-        return web.Response(
-            status=202, headers={"Location": location, "Retry-After-Ms": str(ctx.config.lro_retry_after_ms)}
+        return json_response(
+            {"id": ctx.params["command"], "properties": {"provisioningState": "Running"}},
+            status=202,
+            headers={"Location": _command_location(ctx, cl, ctx.params["command"])},
         )
     return json_response(
         {

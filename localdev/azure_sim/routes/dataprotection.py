@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from localdev.azure_sim import shapes
 from localdev.azure_sim.context import Ctx, json_response
 from localdev.azure_sim.errors import not_found
 from localdev.azure_sim.paging import page
@@ -25,12 +26,12 @@ def require_vault(ctx: Ctx) -> Json:
 
 async def list_by_sub(ctx: Ctx) -> web.Response:
     require_sub(ctx)
-    return page(ctx, ctx.store.by_type("Microsoft.DataProtection/Backupvaults", sub=ctx.params["s"]))
+    return page(ctx, ctx.store.by_type(shapes.VAULT_TYPE, sub=ctx.params["s"]))
 
 
 async def list_by_rg(ctx: Ctx) -> web.Response:
     rg = require_rg(ctx)
-    return page(ctx, ctx.store.by_type("Microsoft.DataProtection/Backupvaults", rg=rg["id"]))
+    return page(ctx, ctx.store.by_type(shapes.VAULT_TYPE, rg=rg["id"]))
 
 
 async def get_vault(ctx: Ctx) -> web.Response:

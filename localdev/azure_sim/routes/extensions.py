@@ -22,7 +22,7 @@ TYPE = "Microsoft.KubernetesConfiguration/extensions"
 
 
 def _ext_id(cluster: Json, name: str) -> str:
-    return f"{cluster['id']}/providers/{NS}/extensions/{name}"
+    return f"{shapes.child_base(cluster['id'])}/providers/{NS}/extensions/{name}"
 
 
 async def list_extensions(ctx: Ctx) -> web.Response:
@@ -77,6 +77,8 @@ async def extension(ctx: Ctx) -> web.Response:
                 new["properties"][key] = value
         new["properties"]["extensionType"] = str(props["extensionType"])
         new["properties"]["provisioningState"] = "Creating"
+        new["properties"]["aksAssignedIdentity"] = None  # null until created (recorded)
+        ctx.store.extension_principals[rid.lower()] = principal
         ctx.store.add_principal(principal, display_name=f"{name}-identity")
     for key in ("identity", "plan"):
         if key in body:
@@ -95,6 +97,13 @@ async def extension_operation(ctx: Ctx) -> web.Response:
         ext = ctx.store.get(_ext_id(cl, ctx.params["extension"]))
         if ext is not None and ext["properties"].get("provisioningState") in ("Creating", "Updating"):
             ext["properties"]["provisioningState"] = "Succeeded"
+            principal = ctx.store.extension_principals.pop(str(ext["id"]).lower(), None)
+            if principal and not ext["properties"].get("aksAssignedIdentity"):
+                ext["properties"]["aksAssignedIdentity"] = {
+                    "principalId": principal,
+                    "tenantId": None,
+                    "type": None,
+                }
     return json_response(status, headers=retry_hint(ctx))
 
 

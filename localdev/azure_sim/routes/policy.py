@@ -25,7 +25,7 @@ async def list_assignments(ctx: Ctx) -> web.Response:
     out = []
     for pa in ctx.store.by_type(POLICY_ASSIGNMENT_TYPE):
         pa_scope = str(pa["properties"]["scope"]).rstrip("/")
-        above = is_at_or_above(pa_scope, scope)
+        above = ctx.store.contains(pa_scope, scope)
         below = is_at_or_above(scope, pa_scope)
         if "atexactscope()" in flt:
             if pa_scope.lower() != scope.lower():
@@ -52,6 +52,31 @@ async def get_assignment(ctx: Ctx) -> web.Response:
     return json_response(body)
 
 
+async def get_definition(ctx: Ctx) -> web.Response:
+    """A policy or policy set definition: built-in (no scope), subscription or management group.
+    Any authenticated caller may read built-in definitions, as in Azure."""
+    kind = (
+        "policySetDefinitions"
+        if "/policysetdefinitions/" in ctx.request.path.lower()
+        else "policyDefinitions"
+    )
+    rid = f"{ctx.params['scope'].rstrip('/')}/providers/Microsoft.Authorization/{kind}/{ctx.params['name']}"
+    body = ctx.store.get(rid)
+    if body is None:
+        code = (
+            "PolicySetDefinitionNotFound"
+            if kind.lower() == "policysetdefinitions"
+            else "PolicyDefinitionNotFound"
+        )
+        raise ArmError(404, code, f"The policy definition '{ctx.params['name']}' could not be found.")
+    return json_response(body)
+
+
+get_definition.self_authorizes = True  # type: ignore[attr-defined]
+
+
 def register(router: Router) -> None:
     router.add("GET", PA, list_assignments)
     router.add("GET", PA + "/{name}", get_assignment)
+    router.add("GET", "{scope}/providers/Microsoft.Authorization/policyDefinitions/{name}", get_definition)
+    router.add("GET", "{scope}/providers/Microsoft.Authorization/policySetDefinitions/{name}", get_definition)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from localdev.azure_sim import shapes
 from localdev.azure_sim.context import Ctx, json_response
-from localdev.azure_sim.errors import ArmError, bad_request, rg_not_found
+from localdev.azure_sim.errors import ArmError, bad_request, not_found, rg_not_found
 from localdev.azure_sim.paging import page
 from localdev.azure_sim.router import Router
 from localdev.azure_sim.routes.common import require_sub
@@ -113,7 +113,27 @@ async def rg(ctx: Ctx) -> web.StreamResponse:
     return json_response(new, status=200 if existing else 201)
 
 
+UAMI = (
+    "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+)
+
+
+async def user_assigned_identity(ctx: Ctx) -> web.Response:
+    require_sub(ctx)
+    rid = (
+        f"/subscriptions/{ctx.params['s']}/resourceGroups/{ctx.params['rg']}/providers/"
+        f"Microsoft.ManagedIdentity/userAssignedIdentities/{ctx.params['name']}"
+    )
+    body = ctx.store.get(rid)
+    if body is None:
+        raise not_found(
+            "Microsoft.ManagedIdentity/userAssignedIdentities", ctx.params["name"], ctx.params["rg"]
+        )
+    return json_response(body)
+
+
 def register(router: Router) -> None:
+    router.add("GET", UAMI, user_assigned_identity)
     router.add("GET", "/subscriptions", list_subscriptions)
     router.add("GET", "/subscriptions/{s}", get_subscription)
     router.add("GET", "/subscriptions/{s}/providers", list_providers)
