@@ -209,7 +209,14 @@ def extension(cluster_id: str, tenant: str, spec: dict[str, Any]) -> Json:
         "id": rid,
         "name": name,
         "type": "Microsoft.KubernetesConfiguration/extensions",
-        "systemData": {"createdAt": now_iso(), "lastModifiedAt": now_iso()},
+        "systemData": {
+            "createdBy": None,
+            "createdByType": None,
+            "createdAt": now_iso(),
+            "lastModifiedBy": None,
+            "lastModifiedByType": None,
+            "lastModifiedAt": now_iso(),
+        },
         "properties": {
             "extensionType": str(spec.get("extension_type", EXTENSION_TYPE)),
             "autoUpgradeMinorVersion": True,
