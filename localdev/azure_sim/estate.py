@@ -10,7 +10,7 @@ import yaml
 
 from localdev.azure_sim import shapes
 from localdev.azure_sim.roles import RoleDefinition
-from localdev.azure_sim.store import Caller, Json, Store, sub_of
+from localdev.azure_sim.store import POLICY_ASSIGNMENT_TYPE, Caller, Json, Store, sub_of
 
 DEFAULT_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 DEFAULT_GUARD_PRINCIPAL = "00000000-0000-0000-0000-00000000a001"
@@ -81,6 +81,7 @@ def load(estate: dict[str, Any]) -> Store:
         store.put(shapes.policy_definition(dict(definition)))
     for sub in estate.get("subscriptions") or []:
         _load_subscription(store, sub)
+    _define_assigned_policies(store)
     for ra in estate.get("role_assignments") or []:
         add_role_assignment(store, ra)
     for topic in estate.get("eventgrid_topics") or []:
@@ -178,6 +179,19 @@ def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
             store.put(shapes.backup_policy(body["id"], str(policy["name"]), bool(policy.get("vault_store"))))
         for bi in v.get("backup_instances") or []:
             store.put(shapes.backup_instance(body["id"], {"location": body["location"], **bi}))
+
+
+def _define_assigned_policies(store: Store) -> None:
+    """Every assigned definition exists in Azure: one the estate does not declare is served as a
+    definition without an excludedNamespaces parameter (not a Kubernetes policy)."""
+    for pa in store.by_type(POLICY_ASSIGNMENT_TYPE):
+        definition_id = str(pa["properties"].get("policyDefinitionId") or "")
+        if definition_id.startswith("/") and store.get(definition_id) is None:
+            store.put(
+                shapes.policy_definition(
+                    {"id": definition_id, "display_name": pa["properties"].get("displayName")}
+                )
+            )
 
 
 def add_role_assignment(store: Store, spec: dict[str, Any]) -> Json:
