@@ -32,7 +32,8 @@ def check_identity(snapshot: Snapshot) -> Finding:
         summary, command = vault_identity_fix(snapshot, vault)
         return failing(
             check,
-            f"{chosen.problem}; Azure fails its backups with {chosen.code}",
+            f"{chosen.problem}; expected the identity the backup instance runs under "
+            f"(Azure fails its backups with {chosen.code})",
             summary,
             command,
         )
@@ -47,8 +48,8 @@ def check_identity(snapshot: Snapshot) -> Finding:
             return failing(
                 check,
                 f"user-assigned identity {chosen.identity_id}, which the backup instance runs under, no "
-                f"longer exists (it is still listed on vault {vault.name}); Azure fails its backups with "
-                f"{vault_identity.USER_NOT_ASSOCIATED}",
+                f"longer exists (it is still listed on vault {vault.name}); expected an existing identity "
+                f"(Azure fails its backups with {vault_identity.USER_NOT_ASSOCIATED})",
                 "Recreate the identity (and its role assignments) or switch the backup instance to an "
                 "identity that exists.",
                 None,

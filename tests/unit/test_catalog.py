@@ -175,12 +175,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 26
+    assert len(wanted) == 27
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 26
+    assert len(wanted) == 27
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

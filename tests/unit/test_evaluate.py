@@ -194,6 +194,7 @@ def broken_snapshot() -> Snapshot:
                 snapshot_controller_enabled=False,
                 outbound_type="userDefinedRouting",
             ),
+            vault=b.vault(identity_type="None", principal_id=None),
             provider_state="NotRegistered",
             extension=b.extension(provisioning_state="Failed"),
             storage_account=b.storage(default_action="Deny", bypass=(), allow_shared_key_access=False),
