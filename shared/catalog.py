@@ -213,6 +213,22 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_TROUBLESHOOT,
     ),
     _spec(
+        "backup.protection",
+        "Backup instance is ProtectionConfigured, without a protection error",
+        "backup",
+        "none",
+        "fail",
+        DOC_TROUBLESHOOT,
+    ),
+    _spec(
+        "backup.recent-jobs",
+        "The latest backup job succeeded, within the policy's schedule plus a grace period",
+        "backup",
+        "none",
+        "fail",
+        DOC_TROUBLESHOOT,
+    ),
+    _spec(
         "restore-target.extension",
         "Restore-target cluster has the backup extension installed and succeeded",
         "restore",
@@ -231,6 +247,9 @@ RESTORE_ONLY: frozenset[str] = frozenset({"restore-target.extension"})
 """Ids evaluated only for ``restore`` targets."""
 
 NOT_FOR_RESTORE: frozenset[str] = frozenset({"extension.installed"})
+
+OUTCOME_CHECKS: tuple[str, ...] = ("backup.protection", "backup.recent-jobs")
+"""Outcome checks: evaluated after every prerequisite, whose findings name their cause."""
 """Ids not evaluated for ``restore`` targets: ``restore-target.extension`` takes their place."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, TypeAlias, TypeVar, Union
 
@@ -163,6 +164,19 @@ class VaultInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupError:
+    """An Azure Backup ``UserFacingError`` as the Guard keeps it: code, message, first recommended action."""
+
+    code: str
+    message: str = ""
+    recommended_action: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.code}: {self.message}".rstrip(": ") if self.message else self.code
+        return f"{text} (recommended: {self.recommended_action})" if self.recommended_action else text
+
+
+@dataclass(frozen=True, slots=True)
 class BackupInstanceInfo:
     """A backup instance. ``use_system_identity`` / ``user_identity_id`` are
     ``properties.identityDetails``: None when the instance carries no identityDetails (older
@@ -175,6 +189,10 @@ class BackupInstanceInfo:
     snapshot_resource_group_id: str | None = None
     use_system_identity: bool | None = None
     user_identity_id: str | None = None
+    protection_status: str | None = None  # properties.protectionStatus.status
+    protection_status_error: BackupError | None = None  # properties.protectionStatus.errorDetails
+    current_protection_state: str | None = None
+    protection_error: BackupError | None = None  # properties.protectionErrorDetails
 
     @property
     def uses_user_identity(self) -> bool:
@@ -183,8 +201,39 @@ class BackupInstanceInfo:
 
 @dataclass(frozen=True, slots=True)
 class PolicyInfo:
+    """``backup_interval``: the shortest repeating interval of the policy's backup schedule
+    (``repeatingTimeIntervals``, e.g. ``R/2024-01-01T02:00:00+00:00/PT4H`` -> 4 h), None when unreadable."""
+
     id: str
     uses_vault_store: bool
+    backup_interval: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """One backup job (``.../backupVaults/{v}/backupJobs/{id}``), as the outcome checks need it.
+
+    ``status`` is Azure's text (``Completed``, ``Failed``, ``InProgress``, ``CompletedWithWarnings``...);
+    times are timezone-aware (UTC); ``errors`` are the job's ``errorDetails``."""
+
+    id: str
+    backup_instance_id: str
+    status: str
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    errors: tuple[BackupError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceJobs:
+    """What a vault's job listing says about one instance: its latest finished backup job, its
+    latest successful one, the start of a backup job still running, and since when backups fail
+    (bounded: four values per instance, however long the history)."""
+
+    latest_finished: JobInfo | None = None
+    latest_succeeded: JobInfo | None = None
+    running_since: datetime | None = None
+    failing_since: datetime | None = None  # the first failed job after the latest success
 
 
 EXTENSION_TYPE = "microsoft.dataprotection.kubernetes"
@@ -404,6 +453,8 @@ class Snapshot:
     velero: Read[VeleroResult] | None = None
     user_identity_exists: Read[bool] | None = None  # the instance's user-assigned identity, when it has one
     consent: ConsentFacts = field(default_factory=ConsentFacts)
+    jobs: Read[InstanceJobs] | None = None  # the instance's backup jobs (backup targets only)
+    read_at: datetime | None = None  # when the reads were taken (UTC): the outcome checks' "now"
 
     @property
     def opt_out(self) -> OptOut:

@@ -6,6 +6,10 @@ Which ids each target kind gets (see :func:`shared.catalog.ids_for_kind`):
 - ``restore``: every catalog id except ``extension.installed`` (``restore-target.extension``
   applies the same rule under its own id).
 
+The outcome checks (``backup.protection``, ``backup.recent-jobs``) run after all the others: a
+failing outcome names the failing prerequisite that explains Azure's error code
+(:mod:`shared.causes`).
+
 Failing findings whose fix the consent rule refuses say so (:func:`consent.explain_refusals`).
 Nothing is omitted otherwise: a check that does not apply reports ``not-applicable`` with the
 reason, so the ledger sees every id. No I/O, no logging; safe to call any number of times.
@@ -17,6 +21,7 @@ from collections.abc import Callable
 
 from shared.catalog import CHECK_IDS, ids_for_kind
 from shared.checks import (
+    backup,
     cluster,
     consent,
     extension,
@@ -74,6 +79,11 @@ def evaluate(snapshot: Snapshot, *, incluster_checks: bool = False) -> list[Find
     )
     for finding in role_checks.check_roles(snapshot):
         found[finding.check] = finding
+    # Outcomes last: a failed job names its cause from the prerequisite findings above.
+    if "backup.protection" in wanted:
+        found["backup.protection"] = backup.check_protection(snapshot, found)
+    if "backup.recent-jobs" in wanted:
+        found["backup.recent-jobs"] = backup.check_recent_jobs(snapshot, found)
     return consent.explain_refusals(snapshot, [found[check_id] for check_id in wanted])
 
 

@@ -7,14 +7,18 @@ generations, and every attribute is treated as optional.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.model import (
+    BackupError,
     BackupInstanceInfo,
     ClusterInfo,
     ExtensionInfo,
+    JobInfo,
     NsgInfo,
     NsgRule,
     PolicyAssignmentInfo,
@@ -131,7 +135,99 @@ def backup_instance(bi: Any) -> BackupInstanceInfo:
         snapshot_resource_group_id=snapshot_rg,
         use_system_identity=bool(use_system) if use_system is not None else None,
         user_identity_id=_text(dig(props, "identity_details", "user_assigned_identity_arm_url")) or None,
+        protection_status=_text(dig(props, "protection_status", "status")),
+        protection_status_error=backup_error(dig(props, "protection_status", "error_details")),
+        current_protection_state=_text(dig(props, "current_protection_state")),
+        protection_error=backup_error(dig(props, "protection_error_details")),
     )
+
+
+def backup_error(err: Any) -> BackupError | None:
+    """An Azure Backup ``UserFacingError`` (code, message, first recommended action); None when absent."""
+    if err is None:
+        return None
+    code = _text(getattr(err, "code", None)) or ""
+    message = _text(getattr(err, "message", None)) or ""
+    if not code and not message:
+        return None
+    actions = getattr(err, "recommended_action", None) or []
+    if isinstance(actions, str):
+        actions = [actions]
+    first = next((str(a) for a in actions if a), "")
+    return BackupError(code=code or "UnknownError", message=message, recommended_action=first)
+
+
+def timestamp(value: Any) -> datetime | None:
+    """A job time (an SDK datetime or ISO text) as an aware UTC datetime; None when absent or unparseable."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def job(resource: Any) -> JobInfo:
+    """A ``backupJobs`` list item (``AzureBackupJobResource``)."""
+    props = dig(resource, "properties")
+    errors = tuple(e for e in map(backup_error, getattr(props, "error_details", None) or []) if e is not None)
+    return JobInfo(
+        id=str(getattr(resource, "id", "") or ""),
+        backup_instance_id=_text(getattr(props, "backup_instance_id", None)) or "",
+        status=_text(getattr(props, "status", None)) or "",
+        start_time=timestamp(getattr(props, "start_time", None)),
+        end_time=timestamp(getattr(props, "end_time", None)),
+        errors=errors,
+    )
+
+
+def is_backup_job(resource: Any) -> bool:
+    """A scheduled or on-demand backup (not a restore, a delete or a retention job)."""
+    props = dig(resource, "properties")
+    category = (_text(getattr(props, "operation_category", None)) or "").lower()
+    return category == "backup"
+
+
+_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$",
+    re.IGNORECASE,
+)
+
+
+def iso_duration(text: str) -> timedelta | None:
+    """``P1D``, ``PT4H``, ``P1W``... as a timedelta; None for anything else (months, years, junk)."""
+    match = _DURATION.match(text.strip())
+    if not match or not any(match.groupdict().values()):
+        return None
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    return timedelta(
+        weeks=parts.get("w", 0),
+        days=parts.get("d", 0),
+        hours=parts.get("h", 0),
+        minutes=parts.get("m", 0),
+        seconds=parts.get("s", 0),
+    )
+
+
+def _intervals(node: Any) -> Iterable[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in ("repeatingTimeIntervals", "repeating_time_intervals") and isinstance(value, list):
+                yield from (str(v) for v in value)
+            else:
+                yield from _intervals(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _intervals(value)
+
+
+def backup_interval(raw: Any) -> timedelta | None:
+    """The shortest repeating interval of a policy's schedules (``R/<start>/<duration>``)."""
+    found = [iso_duration(text.rsplit("/", 1)[-1]) for text in _intervals(raw) if "/" in text]
+    durations = [d for d in found if d is not None and d > timedelta(0)]
+    return min(durations) if durations else None
 
 
 def _mentions_vault_store(node: Any) -> bool:
@@ -148,7 +244,9 @@ def policy(bp: Any) -> PolicyInfo:
     """Vaulted backup = any rule or lifecycle of the policy stores in, or copies to, VaultStore."""
     props = dig(bp, "properties")
     raw = props.as_dict() if hasattr(props, "as_dict") else props
-    return PolicyInfo(id=str(bp.id), uses_vault_store=_mentions_vault_store(raw))
+    return PolicyInfo(
+        id=str(bp.id), uses_vault_store=_mentions_vault_store(raw), backup_interval=backup_interval(raw)
+    )
 
 
 def extension(ext: Any) -> ExtensionInfo:

@@ -24,6 +24,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import AzureError
@@ -37,6 +39,8 @@ from shared.model import (
     BlobContainerInfo,
     ClusterInfo,
     ExtensionInfo,
+    InstanceJobs,
+    JobInfo,
     NsgInfo,
     PolicyAssignmentInfo,
     PolicyDefinitionInfo,
@@ -245,6 +249,19 @@ class ArmReader:
         return self._once(
             ("instances", ids.normalize(vault_id)), sub, f"list backup instances of {vault_id}", run
         )
+
+    def backup_jobs_of_vault(self, vault_id: str) -> Read[Mapping[str, InstanceJobs]]:
+        """Each backup instance's latest backup jobs, from ONE paged listing of the vault's jobs
+        (``GET .../backupVaults/{v}/backupJobs``: the API has no server-side filter), read once per
+        vault per run in both modes. Keyed by normalised backup instance id; folded page by page,
+        so memory stays at three values per instance however long the history (see :func:`fold_jobs`)."""
+        sub, rg, name = parse(vault_id)
+
+        def run() -> Mapping[str, InstanceJobs]:
+            items = self.clients.data_protection(sub).jobs.list(rg, name)
+            return fold_jobs(convert.job(j) for j in items if convert.is_backup_job(j))
+
+        return self._once(("jobs", ids.normalize(vault_id)), sub, f"list backup jobs of {vault_id}", run)
 
     def role_assignments_in(self, sub: str) -> Read[tuple[RoleAssignmentInfo, ...]]:
         def run() -> tuple[RoleAssignmentInfo, ...]:
@@ -605,6 +622,58 @@ class ArmReader:
             return velero_from_output(logs)
 
         return self._once(("velero", ids.normalize(cluster_id)), sub, f"run command on {cluster_id}", run)
+
+
+_RUNNING = ("inprogress", "started", "running", "notstarted", "queued")
+_SUCCEEDED = ("completed", "succeeded")
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+FAILURES_KEPT = 32
+"""Failed-job start times kept per instance while folding (the newest); enough to date "failing since"."""
+
+
+class _Fold:
+    __slots__ = ("failures", "jobs")
+
+    def __init__(self) -> None:
+        self.jobs = InstanceJobs()
+        self.failures: list[datetime] = []
+
+
+def fold_jobs(jobs: Iterable[JobInfo]) -> dict[str, InstanceJobs]:
+    """Fold a job stream into :class:`InstanceJobs` per instance, in any order, keeping at most
+    :data:`FAILURES_KEPT` failure times per instance (only those after its latest success)."""
+    folds: dict[str, _Fold] = {}
+    for job in jobs:
+        if not job.backup_instance_id or job.start_time is None:
+            continue
+        fold = folds.setdefault(ids.normalize(job.backup_instance_id), _Fold())
+        seen = fold.jobs
+        status = job.status.replace(" ", "").lower()
+        if status in _RUNNING:
+            if seen.running_since is None or job.start_time > seen.running_since:
+                seen = replace(seen, running_since=job.start_time)
+        else:
+            if seen.latest_finished is None or _later(job, seen.latest_finished):
+                seen = replace(seen, latest_finished=job)
+            if status in _SUCCEEDED:
+                if seen.latest_succeeded is None or _later(job, seen.latest_succeeded):
+                    seen = replace(seen, latest_succeeded=job)
+                    fold.failures = [t for t in fold.failures if t > job.start_time]
+            elif "warning" not in status and (
+                seen.latest_succeeded is None or job.start_time > (seen.latest_succeeded.start_time or _EPOCH)
+            ):
+                fold.failures.append(job.start_time)
+                if len(fold.failures) > FAILURES_KEPT:
+                    fold.failures.remove(min(fold.failures))
+        fold.jobs = seen
+    return {
+        key: replace(fold.jobs, failing_since=min(fold.failures) if fold.failures else None)
+        for key, fold in folds.items()
+    }
+
+
+def _later(a: JobInfo, b: JobInfo) -> bool:
+    return (a.start_time or _EPOCH) > (b.start_time or _EPOCH)
 
 
 def unreadable(err: ArmError) -> Unreadable:

@@ -7,6 +7,7 @@ raises for ARM failures: they become ``Unreadable`` fields.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from shared import consent, ids
 from shared.gather import convert
@@ -20,6 +21,7 @@ from shared.model import (
     ClusterInfo,
     ConsentFacts,
     ExtensionInfo,
+    InstanceJobs,
     NsgInfo,
     PolicyAssignmentInfo,
     PolicyInfo,
@@ -166,6 +168,21 @@ def _policy_assignments(target: Target, reader: ArmReader) -> Read[tuple[PolicyA
     return tuple(out)
 
 
+def _jobs(
+    target: Target, reader: ArmReader, instance: Read[BackupInstanceInfo | None]
+) -> Read[InstanceJobs] | None:
+    """The instance's jobs from the vault's listing (one read per vault per run); None when the
+    target has no backup instance."""
+    if isinstance(instance, Unreadable):
+        return instance
+    if instance is None:
+        return None
+    listing = reader.backup_jobs_of_vault(target.vault_id)
+    if isinstance(listing, Unreadable):
+        return listing
+    return listing.get(ids.normalize(instance.id), InstanceJobs())
+
+
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
     """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
     bad = Unreadable(reason, "error")
@@ -183,6 +200,7 @@ def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
         role_assignments={},
         node_subnet_nsgs=bad,
         policy_assignments=bad,
+        jobs=bad,
     )
 
 
@@ -192,6 +210,7 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         return unreadable_snapshot(
             target, f"malformed target ids: {target.cluster_id!r}, {target.vault_id!r}"
         )
+    read_at = datetime.now(UTC)
     cluster = reader.cluster(target.cluster_id)
     vault = reader.vault(target.vault_id)
     instance = _instance(target, reader)
@@ -247,4 +266,6 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         velero=velero,
         user_identity_exists=user_identity,
         consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
+        jobs=_jobs(target, reader, instance),
+        read_at=read_at,
     )

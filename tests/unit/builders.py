@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import ids
@@ -16,11 +17,14 @@ from shared.model import (
     EXTENSION_TYPE,
     STAGING_RG_TAG,
     STAGING_STORAGE_TAG,
+    BackupError,
     BackupInstanceInfo,
     BlobContainerInfo,
     ClusterInfo,
     ConsentFacts,
     ExtensionInfo,
+    InstanceJobs,
+    JobInfo,
     PolicyAssignmentInfo,
     PolicyInfo,
     Read,
@@ -243,8 +247,10 @@ def healthy(**changes: Any) -> Snapshot:
             datasource_type="Microsoft.ContainerService/managedClusters",
             policy_id=POLICY_ID,
             snapshot_resource_group_id=SNAPSHOT_RG_ID,
+            protection_status="ProtectionConfigured",
+            current_protection_state="ProtectionConfigured",
         ),
-        policy=PolicyInfo(id=POLICY_ID, uses_vault_store=True),
+        policy=PolicyInfo(id=POLICY_ID, uses_vault_store=True, backup_interval=timedelta(days=1)),
         provider_state="Registered",
         extension=extension(),
         storage_account=storage(),
@@ -259,8 +265,29 @@ def healthy(**changes: Any) -> Snapshot:
         policy_assignments=(k8s_policy(),),
         velero=None,
         consent=platform_consent(),
+        jobs=InstanceJobs(
+            latest_finished=job("Completed", hours_ago=3), latest_succeeded=job("Completed", hours_ago=3)
+        ),
+        read_at=NOW,
     )
     return replace(base, **changes)
+
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+"""The healthy snapshot's read time: the outcome checks' "now"."""
+
+
+def job(status: str, hours_ago: float, *errors: BackupError) -> JobInfo:
+    """A backup job of the healthy instance that started ``hours_ago`` before :data:`NOW`."""
+    start = NOW - timedelta(hours=hours_ago)
+    return JobInfo(
+        id=f"{VAULT_ID}/backupJobs/{int(hours_ago * 60)}",
+        backup_instance_id=INSTANCE_ID,
+        status=status,
+        start_time=start,
+        end_time=start + timedelta(minutes=5),
+        errors=errors,
+    )
 
 
 def with_staging(snapshot: Snapshot | None = None) -> Snapshot:

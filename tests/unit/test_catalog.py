@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.catalog import CHECK_IDS, CHECKS, ids_for_kind
+from shared.catalog import CHECK_IDS, CHECKS, OUTCOME_CHECKS, ids_for_kind
 from shared.checks import SINGLE_CHECKS
 from shared.roles import ALLOWED_ROLE_GUIDS, BUILTIN_ROLES, ROLE_MATRIX
 
@@ -39,6 +39,8 @@ DESIGN_CHECK_IDS = {
     "role.vault-account-contributor-on-staging-storage",
     "role.vault-blob-owner-on-staging-storage",
     "vault.identity",  # issue 13: the identity the backup instance runs under
+    "backup.protection",  # issue 14: outcome checks
+    "backup.recent-jobs",
 }
 
 # (check id, role, assignee, scope, applies) -- DESIGN.md section 4, role matrix.
@@ -100,7 +102,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DESIGN_CHECK_IDS
-    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 28
+    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 30
 
 
 def test_catalog_specs_are_consistent() -> None:
@@ -132,6 +134,8 @@ def test_catalog_specs_are_consistent() -> None:
         ("network.egress", "none", "warn"),
         ("network.nsg-service-tags", "none", "warn"),
         ("restore-target.extension", "guard-cluster", "fail"),
+        ("backup.protection", "none", "fail"),
+        ("backup.recent-jobs", "none", "fail"),
     ],
 )
 def test_remediation_and_severity_follow_design(check_id: str, remediable_by: str, severity: str) -> None:
@@ -141,7 +145,7 @@ def test_remediation_and_severity_follow_design(check_id: str, remediable_by: st
 
 def test_every_check_id_has_an_evaluator() -> None:
     role_ids = {row.check for row in ROLE_MATRIX}
-    covered = set(SINGLE_CHECKS) | role_ids | {"cluster.velero-absent"}
+    covered = set(SINGLE_CHECKS) | role_ids | {"cluster.velero-absent"} | set(OUTCOME_CHECKS)
     assert covered == set(CHECK_IDS)
 
 
@@ -175,12 +179,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 27
+    assert len(wanted) == 29
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 27
+    assert len(wanted) == 29
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

@@ -10,8 +10,10 @@ import pytest
 from shared.catalog import CHECK_IDS, ids_for_kind
 from shared.checks import evaluate, summarize
 from shared.model import (
+    BackupError,
     BlobContainerInfo,
     Finding,
+    InstanceJobs,
     NsgInfo,
     PolicyInfo,
     Snapshot,
@@ -158,8 +160,11 @@ def test_extension_403_only_affects_extension_dependent_checks() -> None:
                 "role.cluster-contributor-on-snapshot-rg",
                 "role.vault-disk-operator-on-snapshot-rg",
                 "role.vault-snapshot-contributor-on-snapshot-rg",
+                "backup.protection",
+                "backup.recent-jobs",
             },
         ),
+        ("jobs", {"backup.recent-jobs"}),
     ],
 )
 def test_one_403_gives_unknown_only_for_dependents(field: str, expected: set[str]) -> None:
@@ -179,6 +184,9 @@ def test_role_assignment_403_in_one_subscription_is_local() -> None:
 
 
 # ---- fixes, ids, serialisation --------------------------------------------------------------
+
+
+MSI_CODE = "UserErrorExtensionMSIMissingPermissionsOnBackupStorageLocation"
 
 
 def broken_snapshot() -> Snapshot:
@@ -203,6 +211,12 @@ def broken_snapshot() -> Snapshot:
             policy_assignments=(b.k8s_policy(excluded_namespaces=("kube-system",)),),
             node_subnet_nsgs=(NsgInfo(id=b.NSG_ID, subnet_id=b.SUBNET_ID),),
             velero=VeleroResult(found=True, detail="deployment velero/velero"),
+            backup_instance=replace(
+                b.healthy().backup_instance,  # type: ignore[arg-type]
+                protection_status="ProtectionError",
+                protection_error=BackupError("UserErrorKubernetesBackupExtensionNotFoundError", "not found"),
+            ),
+            jobs=InstanceJobs(latest_finished=b.job("Failed", 2, BackupError(MSI_CODE, "denied"))),
         )
     )
     return replace(snap, role_assignments={b.SUB: (), b.STORAGE_SUB: ()})
