@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localdev.azure_sim import api_versions, rbac, routes
+from localdev.azure_sim import api_versions, backups, rbac, routes
 from localdev.azure_sim.context import Ctx, SimConfig, json_response
 from localdev.azure_sim.counters import Counters
 from localdev.azure_sim.errors import ArmError
@@ -241,6 +241,10 @@ class Sim:
         if path == "/_sim/reset-published" and method == "POST":
             self.topics.reset()
             return json_response({"ok": True})
+        if path == "/_sim/run-backups" and method == "POST":
+            body = json.loads(await request.text() or "{}")
+            jobs = backups.run_backups(self.store, only=body.get("backup_instance_id"))
+            return json_response({"jobs": backups.summary(jobs)})
         if path == "/_sim/settle" and method == "POST":
             self.store.settle_all()
             return json_response({"ok": True})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from localdev.azure_sim import shapes
+from localdev.azure_sim.backups import run_backups
 from localdev.azure_sim.roles import RoleDefinition
 from localdev.azure_sim.store import POLICY_ASSIGNMENT_TYPE, Caller, Json, Store, sub_of
 
@@ -84,6 +86,16 @@ def load(estate: dict[str, Any]) -> Store:
     _define_assigned_policies(store)
     for ra in estate.get("role_assignments") or []:
         add_role_assignment(store, ra)
+    for lock in estate.get("locks") or []:
+        store.locks.append(
+            {
+                "scope": str(lock["scope"]),
+                "level": str(lock.get("level", "CanNotDelete")),
+                "name": str(lock.get("name") or "lock"),
+            }
+        )
+    for hours_ago in estate.get("backup_runs_hours_ago") or []:
+        run_backups(store, now=datetime.now(UTC) - timedelta(hours=float(hours_ago)))
     for topic in estate.get("eventgrid_topics") or []:
         store.eventgrid_topics.append(
             {
@@ -180,7 +192,9 @@ def _load_rg(store: Store, sub: str, spec: dict[str, Any]) -> None:
         for policy in v.get("policies") or []:
             store.put(shapes.backup_policy(body["id"], str(policy["name"]), bool(policy.get("vault_store"))))
         for bi in v.get("backup_instances") or []:
-            store.put(shapes.backup_instance(body["id"], {"location": body["location"], **bi}))
+            instance = store.put(shapes.backup_instance(body["id"], {"location": body["location"], **bi}))
+            if bi.get("never_backed_up"):
+                store.never_backed_up.add(str(instance["id"]).lower())
 
 
 def _define_assigned_policies(store: Store) -> None:

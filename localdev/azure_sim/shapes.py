@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from localdev.azure_sim.events import now_iso
@@ -458,8 +459,7 @@ def backup_instance(vault_id: str, spec: dict[str, Any]) -> Json:
                 if k != "resourceProperties"
             },
             "policyInfo": {"policyId": policy_id, "policyVersion": "", "policyParameters": params},
-            "protectionStatus": {"status": str(spec.get("protection_status", "ProtectionConfigured"))},
-            "currentProtectionState": "ProtectionConfigured",
+            **protection(spec),
             "provisioningState": str(spec.get("provisioning_state", "Succeeded")),
             "identityDetails": identity_details,
         },
@@ -766,3 +766,98 @@ def role_assignment(
             "description": description,
         },
     }
+
+
+def user_facing_error(code: str, message: str, recommended: list[str] | None = None) -> Json:
+    """A ``UserFacingError`` (the REST spec's definition, used by jobs and backup instances)."""
+    return {
+        "code": code,
+        "message": message,
+        "recommendedAction": list(recommended or []),
+        "isRetryable": False,
+        "isUserError": code.startswith("UserError"),
+        "target": "",
+        "details": [],
+        "properties": {},
+    }
+
+
+def protection(spec: dict[str, Any]) -> Json:
+    """``protectionStatus`` / ``currentProtectionState`` (/ ``protectionErrorDetails`` when the estate
+    gives ``protection_error: {code, message}``)."""
+    error = spec.get("protection_error")
+    if error:
+        details = user_facing_error(str(error["code"]), str(error.get("message", "")))
+        return {
+            "protectionErrorDetails": details,
+            "protectionStatus": {"status": "ProtectionError", "errorDetails": details},
+            "currentProtectionState": "ProtectionError",
+        }
+    status = str(spec.get("protection_status", "ProtectionConfigured"))
+    return {"protectionStatus": {"status": status}, "currentProtectionState": status}
+
+
+BACKUP_JOB_TYPE = "Microsoft.DataProtection/backupVaults/backupJobs"
+
+
+def backup_job(
+    vault: Json,
+    instance: Json,
+    *,
+    job_id: str,
+    start: datetime,
+    end: datetime | None,
+    status: str,
+    errors: list[Json] | None = None,
+) -> Json:
+    """A backup job as the recorded ``backupJobs`` list items carry it (tests/contracts/backup_jobs)."""
+    props = instance["properties"]
+    cluster_id = str(props["dataSourceInfo"]["resourceID"])
+    policy_id = str(props["policyInfo"]["policyId"])
+    sub = sub_of(cluster_id) or ""
+    duration = (end - start) if end else timedelta(0)
+    total = int(duration.total_seconds())
+    return {
+        "properties": {
+            "activityID": job_id,
+            "subscriptionId": sub,
+            "backupInstanceId": instance["id"],
+            "policyId": policy_id,
+            "dataSourceId": cluster_id,
+            "vaultName": vault["name"],
+            "backupInstanceFriendlyName": props.get("friendlyName", instance["name"]),
+            "policyName": policy_id.rstrip("/").rsplit("/", 1)[-1],
+            "sourceResourceGroup": cluster_id.split("/")[4],
+            "dataSourceSetName": cluster_id.rstrip("/").rsplit("/", 1)[-1],
+            "dataSourceName": cluster_id.rstrip("/").rsplit("/", 1)[-1],
+            "sourceDataStoreName": None,
+            "sourceDataStoreType": None,
+            "destinationDataStoreName": "OperationalTierStore",
+            "progressEnabled": False,
+            "etag": f"W/\"datetime'{_iso(end or start).replace(':', '%3A')}'\"",
+            "sourceSubscriptionID": sub,
+            "dataSourceLocation": props["dataSourceInfo"].get("resourceLocation", vault.get("location")),
+            "startTime": _iso(start),
+            "endTime": _iso(end) if end else None,
+            "dataSourceType": BI_DATASOURCE_TYPE,
+            "operationCategory": "Backup",
+            "operation": "Backup",
+            "status": status,
+            "restoreType": None,
+            "isUserTriggered": False,
+            "rehydrationPriority": None,
+            "supportedActions": [],
+            "duration": f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}.0000000",
+            "progressUrl": None,
+            "isCrossRegionRestore": None,
+            "errorDetails": errors or None,
+            "extendedInfo": None,
+        },
+        "id": f"{vault['id']}/backupJobs/{job_id}",
+        "name": job_id,
+        "type": BACKUP_JOB_TYPE,
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")

@@ -117,6 +117,8 @@ class Store:
         self.pending: dict[str, float] = {}
         # extension id lower -> its identity, shown once the extension is created
         self.extension_principals: dict[str, str] = {}
+        self.never_backed_up: set[str] = set()  # instance ids (lower) the backup runner skips
+        self.locks: list[Json] = []  # estate ``locks``: [{scope, level (CanNotDelete|ReadOnly), name}]
         self.eventgrid_topics: list[Json] = []  # estate ``eventgrid_topics``: [{name, key, senders}]
 
     # resources -------------------------------------------------------------------------

@@ -55,9 +55,12 @@ DESIGN_CHECK_IDS = (
     "policy.namespace-excluded",
     "network.egress",
     "network.nsg-service-tags",
+    "backup.protection",
+    "backup.recent-jobs",
     "restore-target.extension",
 )
 WARN_CHECKS = {
+    "backup.recent-jobs",  # "not yet run"
     "storage.container-dedicated",
     "storage.shared-key-access",
     "policy.namespace-excluded",
@@ -278,7 +281,32 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
         if len(parts) >= 2 and "velero" in parts[1].lower() and parts[0] != "dataprotection-microsoft":
             incluster.add("cluster.velero-absent")
     fail |= _role_failures(ix, target, c, v, principal, ext, account_id)
+    if target["kind"] == "backup":
+        _backup_outcome(v, target, fail, warn)
     return fail, warn, incluster
+
+
+# Prerequisites without which a simulated backup fails (the simulator's runner and Microsoft's
+# troubleshooting guide agree on these; the others do not stop a backup in the simulator).
+BACKUP_BLOCKERS = {
+    "role.vault-reader-on-cluster",
+    "extension.installed",
+    "trusted-access.binding",
+    "extension.storage-location",
+    "role.extension-blob-contributor-on-storage",
+}
+
+
+def _backup_outcome(v: dict[str, Any], target: dict[str, Any], fail: set[str], warn: set[str]) -> None:
+    """The estate runs every instance's backup (``backup_runs_hours_ago``): it fails while a blocker
+    fails (or shared-key access is refused), and an instance marked never_backed_up has no job."""
+    bi = next(b for b in v["backup_instances"] if b["cluster_id"].lower() == target["cluster_id"].lower())
+    if bi.get("never_backed_up"):
+        warn.add("backup.recent-jobs")
+    elif fail & BACKUP_BLOCKERS or "storage.shared-key-access" in warn:
+        fail.add("backup.recent-jobs")
+    if bi.get("protection_error"):
+        fail.add("backup.protection")
 
 
 def _role_failures(

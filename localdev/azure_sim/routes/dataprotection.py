@@ -74,6 +74,20 @@ async def list_for_resource(ctx: Ctx) -> web.Response:
     return page(ctx, [ctx.store.resources[k] for k in keys if k in ctx.store.resources])
 
 
+async def list_jobs(ctx: Ctx) -> web.Response:
+    """All jobs of the vault, oldest first, paged; no server-side filter (as Azure)."""
+    vault = require_vault(ctx)
+    return page(ctx, ctx.store.children(f"{vault['id']}/backupJobs"))
+
+
+async def get_job(ctx: Ctx) -> web.Response:
+    vault = require_vault(ctx)
+    body = ctx.store.get(f"{vault['id']}/backupJobs/{ctx.params['job']}")
+    if body is None:
+        raise not_found(f"{TYPE}/backupJobs", ctx.params["job"], ctx.params["rg"])
+    return json_response(body)
+
+
 def register(router: Router) -> None:
     router.add("GET", "/subscriptions/{s}/providers/Microsoft.DataProtection/backupVaults", list_by_sub)
     router.add("GET", VAULTS, list_by_rg)
@@ -82,4 +96,6 @@ def register(router: Router) -> None:
     router.add("GET", VAULT + "/backupPolicies/{policy}", get_policy)
     router.add("GET", VAULT + "/backupInstances", list_instances)
     router.add("GET", VAULT + "/backupInstances/{instance}", get_instance)
+    router.add("GET", VAULT + "/backupJobs", list_jobs)
+    router.add("GET", VAULT + "/backupJobs/{job}", get_job)
     router.add("GET", "{scope}/providers/Microsoft.DataProtection/backupInstances", list_for_resource)
