@@ -41,6 +41,7 @@ DESIGN_CHECK_IDS = (
     "storage.container-dedicated",
     "storage.shared-key-access",
     "trusted-access.binding",
+    "vault.identity",
     "role.vault-reader-on-cluster",
     "role.vault-reader-on-snapshot-rg",
     "role.cluster-contributor-on-snapshot-rg",
@@ -107,6 +108,8 @@ def manifest() -> dict[str, Any]:
     return _load("demo.expected.yaml")
 
 
+MG_PREFIX = "/providers/Microsoft.Management/managementGroups/"
+
 # ---------------------------------------------------------------- an index of the estate by id
 
 
@@ -156,6 +159,16 @@ class Index:
                                 f"{rg_id}/providers/Microsoft.Network/networkSecurityGroups/{subnet['nsg']}"
                             )
                             self.subnet_nsg[f"{vnet_id}/subnets/{subnet['name']}".lower()] = nsg_id.lower()
+        self.management_groups = {
+            f"{MG_PREFIX}{g['name']}".lower(): {
+                f"/subscriptions/{s}".lower() for s in g.get("subscriptions") or []
+            }
+            for g in estate.get("management_groups") or []
+        }
+        self.definition_defaults = {
+            d["id"].lower(): d.get("excluded_namespaces_default")
+            for d in estate.get("policy_definitions") or []
+        }
         self.assignments = [
             (a["scope"].lower().rstrip("/"), a["principal_id"].lower(), _role_guid(a["role"]))
             for a in estate.get("role_assignments") or []
@@ -167,17 +180,33 @@ class Index:
         into[rid] = item
         self.sub_of[rid] = sub_id.lower()
 
+    def covers(self, ancestor: str, scope: str) -> bool:
+        """``ancestor`` is ``scope``, a parent of it, or a management group holding its subscription."""
+        s, a = scope.lower().rstrip("/"), ancestor.lower().rstrip("/")
+        if a in self.management_groups:
+            return any(s == sub or s.startswith(sub + "/") for sub in self.management_groups[a])
+        return s == a or s.startswith(a + "/")
+
     def holds(self, scope: str, principal: str, guid: str) -> bool:
-        s = scope.lower().rstrip("/")
         return any(
-            p == principal.lower() and r == guid and (s == sc or s.startswith(sc + "/"))
-            for sc, p, r in self.assignments
+            p == principal.lower() and r == guid and self.covers(sc, scope) for sc, p, r in self.assignments
         )
 
     def instances(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
         for vault_id, vault in self.vaults.items():
             for bi in vault.get("backup_instances") or []:
                 yield vault_id, vault, bi
+
+
+def _vault_principal(vault: dict[str, Any], bi: dict[str, Any] | None) -> str | None:
+    """The principal the vault uses: the instance's user-assigned identity, else the system one."""
+    identity = vault["identity"]
+    users = {u["resource_id"].lower(): u["principal_id"] for u in identity.get("user_assigned") or []}
+    if bi is not None and bi.get("user_assigned_identity"):
+        return users.get(bi["user_assigned_identity"].lower())
+    if "SystemAssigned" in identity.get("type", ""):
+        return identity.get("principal_id")
+    return next(iter(users.values())) if len(users) == 1 else None
 
 
 def _role_guid(role: str) -> str:
@@ -265,12 +294,23 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
             first = next((r for r in inbound if r["source"] in (tag, "*", "Internet", "Any")), None)
             if first is None or first["access"] != "Allow":
                 warn.add("network.nsg-service-tags")
-    for pa in sub.get("policy_assignments") or []:
-        scope = (pa.get("scope") or f"/subscriptions/{sub['id']}").lower()
+    policy_assignments = [
+        ((pa.get("scope") or f"/subscriptions/{sub['id']}").lower(), pa)
+        for pa in sub.get("policy_assignments") or []
+    ]
+    for group in ix.estate.get("management_groups") or []:
+        policy_assignments += [
+            (f"{MG_PREFIX}{group['name']}".lower(), pa) for pa in group.get("policy_assignments") or []
+        ]
+    for scope, pa in policy_assignments:
         excluded = ((pa.get("parameters") or {}).get("excludedNamespaces") or {}).get("value")
+        if excluded is None:  # a definition default, when the definition has one
+            excluded = ix.definition_defaults.get(str(pa.get("policy_definition_id", "")).lower())
+        not_scoped = any(ix.covers(ns, cluster_id) for ns in pa.get("not_scopes") or [])
         if (
             excluded is not None
-            and cluster_id.startswith(scope)
+            and ix.covers(scope, cluster_id)
+            and not not_scoped
             and "dataprotection-microsoft" not in excluded
         ):
             warn.add("policy.namespace-excluded")
@@ -280,6 +320,11 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
         parts = line.split()
         if len(parts) >= 2 and "velero" in parts[1].lower() and parts[0] != "dataprotection-microsoft":
             incluster.add("cluster.velero-absent")
+    bi = None
+    if kind == "backup":
+        bi = next(b for b in v["backup_instances"] if b["cluster_id"].lower() == cluster_id)
+    if _vault_principal(v, bi) is None:
+        fail.add("vault.identity")
     fail |= _role_failures(ix, target, c, v, principal, ext, account_id)
     if target["kind"] == "backup":
         _backup_outcome(v, target, fail, warn)
@@ -319,10 +364,10 @@ def _role_failures(
     account_id: str | None,
 ) -> set[str]:
     g = ROLE_GUIDS
-    vp = v["identity"]["principal_id"]
     bi = None
     if target["kind"] == "backup":
         bi = next(b for b in v["backup_instances"] if b["cluster_id"].lower() == target["cluster_id"].lower())
+    vp = _vault_principal(v, bi)
     rows: list[tuple[str, str | None, str | None, str]] = [
         ("role.vault-reader-on-cluster", target["cluster_id"], vp, g["Reader"])
     ]
@@ -387,7 +432,11 @@ def test_demo_references_resolve(demo: dict[str, Any]) -> None:
         assert bi["policy"] in {p["name"] for p in vault["policies"]}, bi
         assert bi["snapshot_resource_group_id"].lower() in ix.rgs, bi
     for vault_id, vault in ix.vaults.items():
-        assert vault["identity"]["principal_id"].lower() in directory, vault_id
+        principals = [vault["identity"].get("principal_id")] + [
+            u["principal_id"] for u in vault["identity"].get("user_assigned") or []
+        ]
+        assert all(p.lower() in directory for p in principals if p), vault_id
+        assert any(principals), vault_id
         for tag in (
             "aks-backup-guard-staging-rg",
             "aks-backup-guard-staging-storage",
@@ -415,7 +464,13 @@ def test_demo_references_resolve(demo: dict[str, Any]) -> None:
     for scope, principal, guid in ix.assignments:
         assert principal in known, (scope, principal)
         assert guid in set(ROLE_GUIDS.values()) | {REMEDIATOR_ROLE_ID}, guid
-        assert scope in ix.subs or scope in ix.rgs or scope in ix.clusters or scope in ix.accounts, scope
+        assert (
+            scope in ix.subs
+            or scope in ix.rgs
+            or scope in ix.clusters
+            or scope in ix.accounts
+            or scope in ix.management_groups
+        ), scope
     fresh = [p for p in demo["principals"] if p.get("replicate_after_seconds")]
     assert [p["replicate_after_seconds"] for p in fresh] == [3]
 
