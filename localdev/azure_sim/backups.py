@@ -103,6 +103,9 @@ def judge(store: Store, vault: Json, instance: Json) -> Failure | None:
     if str(ext["properties"].get("provisioningState")) != "Succeeded":
         return "UserErrorKubernetesBackupExtensionHasErrors", "The backup extension has errors."
     bindings = store.children(f"{shapes.child_base(cluster_id)}/trustedAccessRoleBindings")
+    for binding in bindings:  # an Updating binding whose settle time is over has succeeded
+        if binding["properties"].get("provisioningState") == "Updating" and store.settled(binding["id"]):
+            binding["properties"]["provisioningState"] = "Succeeded"
     if not any(
         str(b["properties"].get("sourceResourceId", "")).lower() == str(vault["id"]).lower()
         and BACKUP_OPERATOR in [str(r).lower() for r in b["properties"].get("roles") or []]
