@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import ids, telemetry
+from shared import ids, propagation, telemetry
 from shared.arm import ArmClients, process_clients
 from shared.catalog import ids_for_kind
 from shared.coordination import WorkTable
@@ -350,11 +350,25 @@ def process(item: WorkItem, svc: Services, *, now: datetime | None = None) -> Pr
         if item.scan_id and svc.queue is not None and svc.queue.pending() <= 1:
             finish_scan(svc, item.scan_id, now=now)
         return Processed(item, result, 1, writes)
+    settled = propagation.settle(result.after_findings, item.pending, now or datetime.now(UTC))
+    if settled.pending and svc.queue is not None:
+        recheck = WorkItem(
+            item.target,
+            Trigger(item.trigger.kind, item.trigger.id, "re-verify: writes pending propagation"),
+            pending=settled.pending,
+        )
+        svc.queue.send(recheck, delay_seconds=propagation.RECHECK_AFTER.total_seconds())
+        log.info(
+            "re-verify %s in %s: %s pending",
+            item.target.key,
+            propagation.RECHECK_AFTER,
+            sorted(settled.pending),
+        )
     if svc.ledger is not None:
         # ``observed``: the drift as seen before the fix, so history (and one alert) shows both.
         recorded = svc.ledger.record(
             item.target,
-            result.after_findings,
+            settled.findings,
             outcomes=recorded_outcomes(result),
             observed=result.before.findings if result.writes else (),
             trigger=item.trigger,

@@ -8,9 +8,10 @@ reads the current state itself and never takes a principal, scope or role from i
 
 Verify-after: only what an applied action changed is re-read (the reader's cache entries for it
 are dropped), then the target is evaluated again. ARM can take minutes to show a new role
-assignment in listings, so a ``role.*`` check whose assignment this run just created (or found
-already present) and that still reads ``fail`` is reported ``pass`` "(pending propagation)"
-instead of flapping.
+assignment in listings (and a trusted access binding up to 5 minutes to succeed), so a
+``role.*`` or ``trusted-access.binding`` check whose write this run made (or found already done)
+and that still reads ``fail`` is reported ``pass`` "(pending propagation)" instead of flapping;
+:mod:`shared.propagation` re-verifies it until it passes or the window runs out.
 
 Fresh reads before writing: when the first verification came from a reader that may hold older
 listings (a scan's bulk reader, or one passed in), everything is read again through a fresh
@@ -38,6 +39,7 @@ from shared.checks import evaluate
 from shared.gather.reader import ArmReader
 from shared.gather.snapshot import gather
 from shared.model import Finding, Outcome, Snapshot, Status, Target
+from shared.propagation import PENDING
 from shared.remediation.apply import apply
 from shared.remediation.plan import (
     Action,
@@ -55,8 +57,8 @@ from shared.verification import Verification, verify_one
 
 log = logging.getLogger(__name__)
 
-PENDING = "(pending propagation)"
 _WRITTEN = ("applied", "already-present")
+_PROPAGATING = {"role-assignment": "assignment", "trusted-access": "binding"}
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,22 @@ def _invalidate(reader: ArmReader, action: Action) -> None:
 
 
 def mark_pending_propagation(findings: list[Finding], outcomes: list[Outcome]) -> tuple[Finding, ...]:
-    """Role findings still failing although this run wrote (or found) their assignment -> pass."""
-    written = {o.check for o in outcomes if o.action.startswith("role-assignment:") and o.result in _WRITTEN}
+    """Role and trusted-access findings still failing (a binding: or still updating) although this
+    run wrote (or found) what they need -> pass (pending propagation); see :mod:`shared.propagation`."""
+    written: dict[str, str] = {}
+    for o in outcomes:
+        kind = o.action.split(":", 1)[0]
+        if kind in _PROPAGATING and o.result in _WRITTEN:
+            written[o.check] = _PROPAGATING[kind]
     out = []
     for finding in findings:
-        if finding.check in written and finding.status is Status.FAIL:
+        what = written.get(finding.check)
+        bad = finding.status is Status.FAIL or (what == "binding" and finding.status is Status.WARN)
+        if what and bad:
             finding = replace(
                 finding,
                 status=Status.PASS,
-                detail=f"assignment created by the Guard, not yet visible in ARM {PENDING}",
+                detail=f"{what} created by the Guard, not yet visible in ARM {PENDING}",
                 fix=None,
             )
         out.append(finding)

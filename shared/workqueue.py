@@ -9,7 +9,8 @@ Messages are JSON, base64-encoded as the Functions host expects by default.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,12 +29,15 @@ class MalformedMessage(ValueError):
 
 @dataclass(frozen=True)
 class WorkItem:
-    """Verify ``target`` because of ``trigger``; ``scan_id`` when part of a scheduled scan."""
+    """Verify ``target`` because of ``trigger``; ``scan_id`` when part of a scheduled scan;
+    ``pending`` when this is the re-verification of writes still propagating."""
 
     target: Target
     trigger: Trigger
     scan_id: str | None = None
     enqueued_at: str = ""
+    pending: Mapping[str, str] = field(default_factory=dict)
+    """Check id -> since when it has been pending propagation (a re-verification, shared.propagation)."""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -43,6 +47,7 @@ class WorkItem:
                 "trigger": {"kind": self.trigger.kind, "id": self.trigger.id, "detail": self.trigger.detail},
                 "scan_id": self.scan_id,
                 "enqueued_at": self.enqueued_at or datetime.now(UTC).isoformat(),
+                **({"pending": dict(self.pending)} if self.pending else {}),
             },
             separators=(",", ":"),
         )
@@ -65,6 +70,7 @@ class WorkItem:
                 trigger=Trigger(trig["kind"], str(trig["id"]), str(trig.get("detail", ""))),
                 scan_id=str(raw["scan_id"]) if raw.get("scan_id") else None,
                 enqueued_at=str(raw.get("enqueued_at", "")),
+                pending={str(k): str(v) for k, v in dict(raw.get("pending") or {}).items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MalformedMessage(f"not a work item: {type(exc).__name__}: {exc}") from None

@@ -45,6 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how long a trusted-access binding stays Updating after a PUT (0: until the next read)",
     )
     parser.add_argument(
+        "--assignment-listing-delay-seconds",
+        type=float,
+        default=0.0,
+        help="how long a role assignment written by the Guard stays out of listings (ARM's cache lag)",
+    )
+    parser.add_argument(
+        "--backup-every-seconds",
+        type=float,
+        default=0.0,
+        help="run every instance's backup on this schedule (0: only on POST /_sim/run-backups)",
+    )
+    parser.add_argument(
         "--register-seconds", type=float, default=1.0, help="how long a provider stays Registering"
     )
     parser.add_argument("--log-level", default="WARNING")
@@ -78,6 +90,7 @@ async def serve(args: argparse.Namespace) -> None:
         throttle=args.throttle,
         lro_retry_after_ms=args.lro_retry_after_ms,
         settle_seconds=args.settle_seconds,
+        assignment_listing_delay_seconds=args.assignment_listing_delay_seconds,
     )
     sim = Sim(store, config, seed=args.seed)
     tls_dir = Path(tempfile.mkdtemp(prefix="azure-sim-"))
@@ -104,11 +117,27 @@ async def serve(args: argparse.Namespace) -> None:
     if args.ready_file:
         write_ready(args.ready_file, line)
     print(line, flush=True)
+    scheduled = (
+        asyncio.create_task(_backup_schedule(sim, args.backup_every_seconds))
+        if args.backup_every_seconds > 0
+        else None
+    )
     try:
         await stop.wait()
     finally:
+        if scheduled is not None:
+            scheduled.cancel()
         await runner.cleanup()
         shutil.rmtree(tls_dir, ignore_errors=True)
+
+
+async def _backup_schedule(sim: Sim, every: float) -> None:
+    """Run every instance's backup every ``every`` seconds (the simulator's backup schedule)."""
+    from localdev.azure_sim.backups import run_backups
+
+    while True:
+        await asyncio.sleep(every)
+        run_backups(sim.store)
 
 
 def main(argv: list[str] | None = None) -> None:

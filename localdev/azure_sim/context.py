@@ -19,6 +19,7 @@ class SimConfig:
     throttle: bool = False
     lro_retry_after_ms: int = 100
     settle_seconds: float = 0.0  # how long async states (trusted-access Updating) last after a write
+    assignment_listing_delay_seconds: float = 0.0  # a Guard-written role assignment stays unlisted so long
 
 
 @dataclass

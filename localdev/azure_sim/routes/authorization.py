@@ -44,6 +44,10 @@ def _related(a: str, b: str) -> bool:
     return is_at_or_above(a if a != "/" else "", b) or is_at_or_above(b if b != "/" else "", a)
 
 
+LISTING = "listing:"
+"""Pending-state key prefix: a role assignment the Guard wrote, not yet in listings."""
+
+
 async def list_assignments(ctx: Ctx) -> web.Response:
     scope = _scope(ctx)
     require_scope(ctx, scope)
@@ -69,6 +73,8 @@ async def list_assignments(ctx: Ctx) -> web.Response:
             continue
         if principal is not None and str(props.get("principalId", "")).lower() != principal:
             continue
+        if not ctx.store.settled(LISTING + str(ra["id"])):
+            continue  # ARM's cache has not caught up with this write yet
         out.append(ra)
     return page(ctx, out)
 
@@ -179,6 +185,8 @@ async def put_or_delete_assignment(ctx: Ctx) -> web.Response:
         rid if scope != "/" else f"/providers/Microsoft.Authorization/roleAssignments/{ctx.params['name']}"
     )
     ctx.store.put(body)
+    if ctx.caller.restricted and ctx.config.assignment_listing_delay_seconds > 0:
+        ctx.store.start_pending(LISTING + str(body["id"]), ctx.config.assignment_listing_delay_seconds)
     ctx.event_subject = body["id"]
     return json_response(body, status=201)
 
