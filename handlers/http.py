@@ -48,8 +48,15 @@ def drift(req: func.HttpRequest) -> func.HttpResponse:
     svc = orchestration.services()
     if svc.ledger is None:
         return _problem(503, "no ledger: storage is not configured")
+    from shared.backup_health import CHECK, summarize
+
     states = svc.ledger.list_current()
-    return _json({"targets": [s.to_dict() for s in states], "count": len(states)})
+    backups = summarize(
+        (s.cluster_id, s.checks[CHECK].status, s.checks[CHECK].detail) for s in states if CHECK in s.checks
+    )
+    return _json(
+        {"targets": [s.to_dict() for s in states], "count": len(states), "backups": backups.to_dict()}
+    )
 
 
 @bp.route(route="drift/{*target}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

@@ -4,7 +4,9 @@
 writes a ``scan~<id>`` row for every target that changed during the scan), keeps transitions at
 or above the minimum severity, and, only when something is left, inserts one outbox row
 (``PartitionKey='digest'``, ``RowKey`` = the encoded scan id) that the drain delivers like any
-alert. Insert-only: calling it twice for a scan queues one digest. Call it once the scan's
+alert. The digest's heading carries the backup health line over every target the ledger holds
+(:mod:`shared.backup_health`: "N backup instances: x backing up, y failing (causes), z not yet
+run"). Insert-only: calling it twice for a scan queues one digest. Call it once the scan's
 reconciles are done (the timer run that started the scan can call it on its next tick).
 """
 
@@ -20,6 +22,7 @@ from azure.core.exceptions import ResourceExistsError
 
 from shared.alerts import render
 from shared.alerts.channels import Message
+from shared.backup_health import CHECK, BackupHealth, summarize
 from shared.ledger import keys
 from shared.ledger.ledger import OUTBOX_DIGEST_PARTITION, Ledger
 from shared.ledger.transitions import Transition
@@ -50,7 +53,11 @@ def enqueue_digest(ledger: Ledger, scan_id: str, *, now: datetime | None = None)
         logger.info("digest: scan %s changed nothing, no digest", scan_id, extra={"scan_id": scan_id})
         return False
     omitted = max(0, len(groups) - MAX_DIGEST_TARGETS)
-    text = json.dumps({"groups": groups[:MAX_DIGEST_TARGETS], "omitted": omitted}, separators=(",", ":"))
+    health = backup_health_of(ledger)
+    text = json.dumps(
+        {"groups": groups[:MAX_DIGEST_TARGETS], "omitted": omitted, "backups": health.to_dict()},
+        separators=(",", ":"),
+    )
     parts = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)]
     row: dict[str, Any] = {
         "PartitionKey": OUTBOX_DIGEST_PARTITION,
@@ -71,6 +78,16 @@ def enqueue_digest(ledger: Ledger, scan_id: str, *, now: datetime | None = None)
     return True
 
 
+def backup_health_of(ledger: Ledger) -> BackupHealth:
+    """Backup health over every target the ledger holds (their ``backup.recent-jobs`` state)."""
+    rows = []
+    for state in ledger.list_current():
+        check = state.checks.get(CHECK)
+        if check is not None:
+            rows.append((state.cluster_id, check.status, check.detail))
+    return summarize(rows)
+
+
 def digest_message(scan_id: str, data: Any, *, portal_url: str) -> Message:
     """Render a digest row's data (as written by :func:`enqueue_digest`)."""
     raw_groups: Sequence[dict[str, Any]] = data.get("groups", []) if isinstance(data, dict) else []
@@ -88,6 +105,9 @@ def digest_message(scan_id: str, data: Any, *, portal_url: str) -> Message:
     heading = f"AKS Backup Guard scan {scan_id}: {changes} change(s) on {len(groups)} target(s)"
     if omitted:
         heading += f" (and {omitted} more target(s) not listed)"
+    backups = data.get("backups") if isinstance(data, dict) else None
+    if isinstance(backups, dict) and backups.get("line"):
+        heading += f". Backups: {backups['line']}"
     return Message(
         subject=f"[AKS Backup Guard] Scan digest: {changes} change(s) on {len(groups)} target(s)",
         text=render.text_body(groups, portal_url=portal_url, heading=heading),

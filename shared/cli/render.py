@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from shared import ids
+from shared.backup_health import HealthTally
 from shared.model import Finding, Status
 from shared.verification import Tally, Verification, summarize
 
@@ -36,9 +37,13 @@ def target_dict(v: Verification) -> dict[str, Any]:
 
 
 def report_dict(verifications: Sequence[Verification], problems: Sequence[str] = ()) -> dict[str, Any]:
+    backups = HealthTally()
+    for v in verifications:
+        backups.add_findings(v.target.cluster_id, v.findings)
     return {
         "targets": [target_dict(v) for v in verifications],
         "summary": summarize(verifications),
+        "backups": backups.result().to_dict(),
         "problems": list(problems),
     }
 
@@ -57,6 +62,7 @@ class StreamedReport:
     def __init__(self, stream: IO[str], fmt: str) -> None:
         self.stream, self.fmt = stream, fmt
         self.tally = Tally()
+        self.backups = HealthTally()
         self._first = True
         self._console: Any = None
         if fmt == "json":
@@ -68,6 +74,7 @@ class StreamedReport:
 
     def add(self, v: Verification) -> None:
         self.tally.add(v)
+        self.backups.add_findings(v.target.cluster_id, v.findings)
         if self.fmt == "json":
             entry = json.dumps(target_dict(v), indent=2).replace("\n", "\n    ")
             self.stream.write(("\n    " if self._first else ",\n    ") + entry)
@@ -77,10 +84,14 @@ class StreamedReport:
 
     def close(self, problems: Sequence[str] = ()) -> None:
         if self.fmt == "json":
-            tail = json.dumps({"summary": self.tally.as_dict(), "problems": list(problems)}, indent=2)
+            summary = {"summary": self.tally.as_dict(), "backups": self.backups.result().to_dict()}
+            tail = json.dumps({**summary, "problems": list(problems)}, indent=2)
             self.stream.write(("\n  ],\n" if not self._first else "],\n") + tail[2:] + "\n")
         else:
             _summary_lines(self._console, self.tally.as_dict(), problems)
+            health = self.backups.result()
+            if health.instances:
+                self._console.print(health.line())
 
 
 def write_table(stream: IO[str], verifications: Sequence[Verification], problems: Sequence[str] = ()) -> None:
