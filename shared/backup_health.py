@@ -20,7 +20,7 @@ from shared.checks.backup import NOT_YET_RUN
 from shared.model import Finding, Status
 
 CHECK = "backup.recent-jobs"
-_MAPPED = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+) -> (?P<check>[a-z0-9.\-]+) is")
+_MAPPED = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+) -> (?P<check>[a-z0-9.\-]+) (?P<verb>is|was)")
 _CODE = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+): cause not among")
 
 
@@ -61,7 +61,8 @@ def cause_of(detail: str) -> str:
     """The failing check named in a ``backup.recent-jobs`` detail, else its Azure code, else "stale"."""
     mapped = _MAPPED.search(detail)
     if mapped:
-        return mapped.group("check")
+        fixed = " (fixed by the Guard)" if mapped.group("verb") == "was" else ""
+        return mapped.group("check") + fixed
     code = _CODE.search(detail)
     if code:
         return code.group("code")

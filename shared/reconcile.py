@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from shared import consent, ids
 from shared.arm import ArmClients
 from shared.checks import evaluate
+from shared.checks.backup import credit_fixes
 from shared.gather.reader import ArmReader
 from shared.gather.snapshot import gather
 from shared.model import Finding, Outcome, Snapshot, Status, Target
@@ -198,6 +199,8 @@ def reconcile(
         applied.extend(new_outcomes)
         current = list(zip(new, new_outcomes, strict=True))
     after = mark_pending_propagation(findings, applied)
+    fixed = {o.check for o in applied if o.result in _WRITTEN}
+    after = credit_fixes(before.findings, after, fixed)
     full_plan = Plan(tuple(actions), tuple(skipped))
     return ReconcileResult(before, full_plan, (*skipped, *applied), after)
 

@@ -6,6 +6,10 @@ code Azure uses for it (Microsoft's "Troubleshoot Azure Kubernetes Service backu
 the trusted-access code as seen in real validate-for-backup output). The first rule that does not
 hold decides the job, in the order Azure's backup workflow meets them:
 
+0. the vault has the identity the instance runs under: a system-assigned one
+   (``UserErrorSystemIdentityNotEnabledWithVault``) or the user-assigned one its identityDetails
+   name (``UserErrorUserIdentityNotFoundOrNotAssociatedWithVault``), both from Microsoft's
+   "Troubleshoot Azure Backup vault related operations";
 1. the vault identity the instance runs under can read the cluster (Reader at the cluster or
    above) -> ``KubernetesBackupListExtensionsError``;
 2. the backup extension is installed -> ``UserErrorKubernetesBackupExtensionNotFoundError``, and
@@ -89,7 +93,18 @@ def judge(store: Store, vault: Json, instance: Json) -> Failure | None:
     """The first rule (module docstring) that does not hold, as (code, message); None: success."""
     props = instance["properties"]
     cluster_id = str(props["dataSourceInfo"]["resourceID"])
-    if not _holds(store, _vault_principal(vault, instance), cluster_id, (READER, CONTRIBUTOR, OWNER)):
+    principal = _vault_principal(vault, instance)
+    if principal is None:
+        if (props.get("identityDetails") or {}).get("useSystemAssignedIdentity") is False:
+            return (
+                "UserErrorUserIdentityNotFoundOrNotAssociatedWithVault",
+                "The user-assigned identity of the backup instance is not associated with the vault.",
+            )
+        return (
+            "UserErrorSystemIdentityNotEnabledWithVault",
+            "The system-assigned identity of the Backup vault is not enabled.",
+        )
+    if not _holds(store, principal, cluster_id, (READER, CONTRIBUTOR, OWNER)):
         return (
             "KubernetesBackupListExtensionsError",
             "The Backup vault's identity could not list the extensions of the cluster.",

@@ -19,7 +19,9 @@ Pure: "now" is the snapshot's ``read_at``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared import causes, ids
@@ -28,6 +30,7 @@ from shared.model import (
     BackupError,
     BackupInstanceInfo,
     Finding,
+    Fix,
     InstanceJobs,
     PolicyInfo,
     Snapshot,
@@ -186,3 +189,33 @@ def _failing_since(jobs: InstanceJobs) -> datetime | None:
 
 def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:g} h"
+
+
+_NAMED = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+) -> (?P<check>[a-z0-9.\-]+) is (?:failing|warning)")
+FIXED = "was failing and the Guard fixed it"
+
+
+def credit_fixes(before: Sequence[Finding], after: Sequence[Finding], fixed: set[str]) -> tuple[Finding, ...]:
+    """Outcome findings that still fail after a run whose writes repaired the cause they named
+    (``fixed``: check ids the run wrote for) say so: "<code> -> <check> was failing and the Guard
+    fixed it", with the advice to wait for (or trigger) the next backup. Pure."""
+    named = {f.check: _NAMED.search(f.detail) for f in before if f.check.startswith("backup.")}
+    out = []
+    for finding in after:
+        match = named.get(finding.check)
+        if match and match.group("check") in fixed and finding.status in (Status.FAIL, Status.WARN):
+            cause = f"cause: {match.group('code')} -> {match.group('check')} {FIXED}"
+            detail = re.sub(
+                r"cause: .*?; expected", cause + " (the next backup should succeed); expected", finding.detail
+            )
+            finding = replace(
+                finding,
+                detail=detail if detail != finding.detail else f"{finding.detail}; {cause}",
+                fix=Fix(
+                    "Wait for the next scheduled backup, or trigger an on-demand backup now.",
+                    finding.fix.command if finding.fix else None,
+                    finding.fix.doc if finding.fix else None,
+                ),
+            )
+        out.append(finding)
+    return tuple(out)

@@ -334,6 +334,7 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
 # Prerequisites without which a simulated backup fails (the simulator's runner and Microsoft's
 # troubleshooting guide agree on these; the others do not stop a backup in the simulator).
 BACKUP_BLOCKERS = {
+    "vault.identity",
     "role.vault-reader-on-cluster",
     "extension.installed",
     "trusted-access.binding",

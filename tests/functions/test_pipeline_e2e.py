@@ -91,6 +91,17 @@ def test_the_scan_sent_one_digest_when_its_last_target_finished(scanned_app: App
     assert work is not None and work.open_scans() == []  # the digest was queued, not left to the deadline
     digests = list(scanned_app.services.ledger.outbox.query_entities("PartitionKey eq 'digest'"))
     assert len(digests) == 1
+    data = json.loads("".join(digests[0][f"Data{i}"] for i in range(digests[0]["DataParts"])))
+    backups = data["backups"]  # the demo estate's backup history (demo.expected.yaml)
+    manifest = demo_manifest()["targets"]
+    failing = sorted(t["cluster"] for t in manifest if "backup.recent-jobs" in t["fail"])
+    assert [f["cluster"] for f in backups["failing"]] == failing
+    assert backups["not_yet_run"] == sum("backup.recent-jobs" in t["warn"] for t in manifest)
+    assert backups["instances"] == sum(t["kind"] == "backup" for t in manifest)
+    causes = {f["cluster"]: f["cause"] for f in backups["failing"]}
+    # The scan fixed the cause the failed job named; the report-only cluster's cause stays open.
+    assert causes["aks-ledger-prod"] == "role.extension-blob-contributor-on-storage (fixed by the Guard)"
+    assert causes["aks-finance-dev"] == "trusted-access.binding"
 
 
 def test_deleted_assignment_is_restored_from_its_event(scanned_app: App) -> None:

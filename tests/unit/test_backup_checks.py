@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shared import causes
+from shared.backup_health import summarize
 from shared.catalog import CHECKS
 from shared.checks import evaluate
 from shared.gather import convert
@@ -200,3 +201,37 @@ def test_policy_interval_from_the_schedule() -> None:
     assert convert.backup_interval(raw) == timedelta(hours=4)
     assert convert.backup_interval({"policyRules": []}) is None
     assert convert.iso_duration("P1M") is None and convert.iso_duration("junk") is None
+
+
+# -- backup health line ---------------------------------------------------------------------------
+
+
+def test_health_line_counts_and_names_causes() -> None:
+    failing = by_id(
+        evaluate(
+            b.healthy(
+                jobs=jobs_of(b.job("Failed", 2, BackupError(TRUSTED, "x"))),
+                trusted_access=(),
+            )
+        )
+    )["backup.recent-jobs"]
+    unexplained = by_id(evaluate(b.healthy(jobs=jobs_of(b.job("Failed", 2, BackupError(MSI))))))[
+        "backup.recent-jobs"
+    ]
+    never = by_id(evaluate(b.healthy(jobs=InstanceJobs())))["backup.recent-jobs"]
+    rows = [
+        ("/s/x/aks-ok", Status.PASS, "latest backup succeeded"),
+        ("/s/x/aks-ta", failing.status, failing.detail),
+        ("/s/x/aks-msi", unexplained.status, unexplained.detail),
+        ("/s/x/aks-new", never.status, never.detail),
+        ("/s/x/aks-prep", Status.NOT_APPLICABLE, "no backup instance"),
+    ]
+    health = summarize(rows)
+    assert health.line() == (
+        "4 backup instances: 1 backing up, 2 failing (aks-msi: "
+        f"{MSI}, aks-ta: trusted-access.binding), 1 not yet run"
+    )
+    assert health.to_dict()["failing"] == [
+        {"cluster": "aks-msi", "cause": MSI},
+        {"cluster": "aks-ta", "cause": "trusted-access.binding"},
+    ]
