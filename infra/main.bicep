@@ -99,8 +99,10 @@ param maximumInstanceCount int = 40
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, product: 'aks-backup-guard' }
-var subscriptions = filter(map(split(watchedSubscriptionIds, ','), s => toLower(trim(s))), s => !empty(s))
-var writeScopes = filter(map(split(guardWriteScopes, ','), s => trim(s)), s => !empty(s))
+var subscriptionIds = [for s in split(watchedSubscriptionIds, ','): toLower(trim(s))]
+var subscriptions = filter(subscriptionIds, s => !empty(s))
+var declaredWriteScopes = [for s in split(guardWriteScopes, ','): trim(s)]
+var writeScopes = filter(declaredWriteScopes, s => !empty(s))
 // Declared scopes that are not a resource group id in a watched subscription get nothing (output below).
 var ignoredWriteScopes = filter(writeScopes, id => length(split(id, '/')) != 5 || !contains(subscriptions, toLower(split(id, '/')[2])))
 var functionAppName = 'func-guard-${resourceToken}'
@@ -133,7 +135,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     name: 'stguard${resourceToken}'
     containerNames: [deploymentContainerName, deadLetterContainerName]
-    tableNames: map(storageTables.tableSuffixes, s => '${tablePrefix}${s}')
+    tableNames: [for s in storageTables.tableSuffixes: '${tablePrefix}${s}']
     queueNames: queueNames
   }
 }

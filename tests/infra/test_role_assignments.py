@@ -234,7 +234,8 @@ def test_the_wide_and_the_narrow_form_exclude_each_other() -> None:
     }
     main = bicep.strip_comments((bicep.INFRA / "main.bicep").read_text(encoding="utf-8"))
     assert "param guardWriteScopes string = ''" in main
-    assert "var writeScopes = filter(map(split(guardWriteScopes, ','), s => trim(s)), s => !empty(s))" in main
+    assert "var declaredWriteScopes = [for s in split(guardWriteScopes, ','): trim(s)]" in main
+    assert "var writeScopes = filter(declaredWriteScopes, s => !empty(s))" in main
     [watched] = [b for b in bicep.blocks(bicep.INFRA / "main.bicep") if b.symbol == "watched"]
     assert bicep.module_args(watched)["writeScopes"] == "writeScopes"
     params = json.loads((bicep.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
