@@ -47,15 +47,17 @@ class VaultIdentity:
 def _system(vault: VaultInfo, why: str) -> VaultIdentity:
     if vault.system_identity_enabled:
         return VaultIdentity(vault.principal_id, "system")
-    return VaultIdentity(
-        None,
-        "system",
-        problem=(
+    if not vault.user_assigned:
+        problem = (
+            f"backup vault {vault.name} has no managed identity (identity.type is "
+            f"{vault.identity_type or 'None'}); expected a system-assigned identity"
+        )
+    else:
+        problem = (
             f"{why} uses the vault's system-assigned identity, but backup vault {vault.name} has none "
             f"(identity.type is {vault.identity_type or 'None'})"
-        ),
-        code=SYSTEM_NOT_ENABLED,
-    )
+        )
+    return VaultIdentity(None, "system", problem=problem, code=SYSTEM_NOT_ENABLED)
 
 
 def choose(vault: Read[VaultInfo], instance: Read[BackupInstanceInfo | None]) -> VaultIdentity:

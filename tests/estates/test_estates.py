@@ -8,7 +8,6 @@ without the other fails here rather than in a colleague's end-to-end test.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -631,12 +630,10 @@ def test_generator_healthy_targets_hold_every_role(tmp_path: Path) -> None:
         assert (fail, warn, incluster) == (set(), set(), set()), bi["name"]
 
 
-def test_generator_is_linear_enough_for_ten_thousand_targets() -> None:
-    started = time.perf_counter()
+def test_generator_builds_ten_thousand_targets() -> None:
+    """Generation speed is a ``make bench`` figure, not a timed test (machine load must not decide)."""
     estate = generate_estate(10_000, 20)
-    elapsed = time.perf_counter() - started
     assert sum(len(v["backup_instances"]) for v in Index(estate).vaults.values()) == 10_000
-    assert elapsed < 10, elapsed
 
 
 # ---------------------------------------------------------------- the simulator accepts both

@@ -126,4 +126,6 @@ def test_latency_is_concurrent() -> None:
             )
         elapsed = time.monotonic() - started
         assert codes == [200] * 16
-        assert 0.4 <= elapsed < 2.0  # 16 sequential requests would take 6.4 s
+        # at least one latency, and less than 16 sequential latencies (6.4 s): the bound is the
+        # property itself, not a speed target, so machine load cannot flip the outcome
+        assert 0.4 <= elapsed < 16 * 0.4

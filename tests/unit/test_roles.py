@@ -222,7 +222,7 @@ def test_vault_without_identity_fails_with_enable_identity_fix() -> None:
     snap = b.healthy(vault=b.vault(identity_type="None", principal_id=None))
     finding = role_finding(snap, READER.check)
     assert finding.status is Status.FAIL
-    assert "bv-prod has none (identity.type is None)" in finding.detail
+    assert "has no managed identity" in finding.detail
     assert "UserErrorSystemIdentityNotEnabledWithVault" in finding.detail
     assert finding.fix is not None and finding.fix.command is not None
     assert "az dataprotection backup-vault update" in finding.fix.command
