@@ -3,7 +3,9 @@
 1. Starts Azurite, the ARM simulator with ``localdev/estates/demo.yaml``, a Teams Workflows webhook
    receiver and an SMTP server (STARTTLS), all on 127.0.0.1.
 2. Runs a scheduled scan through the Function App's handlers (timer -> queue -> worker), with a
-   progress bar, and prints a before/after table.
+   progress bar, and prints a before/after table. Backups first: aks-ledger-prod's backups fail
+   (the estate's backup history) and the Guard names the cause from the failed job; after the scan
+   has fixed it, the simulator runs the next backups and aks-ledger-prod's job succeeds.
 3. Breaks things the way people do, through real ARM calls as an administrator: deletes a role
    assignment, deletes a trusted-access binding, turns a storage firewall on.
 4. Replays the Event Grid events the simulator recorded through the Event Grid function and shows
@@ -66,6 +68,31 @@ def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str]]]:
         )
     clients.close()
     return out
+
+
+def backup_findings(settings: Any) -> dict[str, tuple[str, str]]:
+    """A read-only check of every target: cluster name -> (backup.recent-jobs status, detail)."""
+    from shared.arm import ArmClients
+    from shared.discovery import discover
+    from shared.gather.reader import ArmReader
+    from shared.verification import verify
+
+    clients = ArmClients(settings.arm)
+    reader = ArmReader(clients, bulk=True)
+    found = discover(reader, settings.subscriptions)
+    out = {}
+    for v in verify(list(found.targets), reader):
+        for f in v.findings:
+            if f.check == "backup.recent-jobs" and v.target.kind == "backup":
+                out[v.target.cluster_id.rsplit("/", 1)[-1]] = (str(f.status), f.detail)
+    clients.close()
+    return out
+
+
+def health_line(findings: dict[str, tuple[str, str]]) -> str:
+    from shared.backup_health import summarize
+
+    return summarize((name, status, detail) for name, (status, detail) in findings.items()).line()
 
 
 def before_after(console: Console, before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -218,6 +245,9 @@ def main() -> int:
 
         console.rule("1. scheduled scan through the Function App (timer -> queue -> worker)")
         before = failing_by_target(settings)
+        backups_before = backup_findings(settings)
+        console.print(f"[bold]Backups before the scan[/]: {health_line(backups_before)}")
+        console.print(f"  aks-ledger-prod: {backups_before['aks-ledger-prod'][1]}\n")
         host.run_timer("guard_scan")
         with Progress(
             TextColumn("reconciling targets"),
@@ -237,6 +267,20 @@ def main() -> int:
             console.print(f"[red]{stats.failed} worker invocations failed[/]")
         after = failing_by_target(settings)
         before_after(console, before, after)
+
+        console.rule("1b. the next backups run (the simulator's own rules decide each job)")
+        backups_fixed = backup_findings(settings)
+        console.print(f"  aks-ledger-prod after the scan: {backups_fixed['aks-ledger-prod'][1]}")
+        jobs = admin(sim, "POST", "/_sim/run-backups", {})["jobs"]
+        ran = Counter(str(j["status"]) for j in jobs)
+        console.print(
+            f"the simulator ran {len(jobs)} backups: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(ran.items()))
+        )
+        backups_after = backup_findings(settings)
+        console.print(f"  aks-ledger-prod now: {backups_after['aks-ledger-prod'][1]}")
+        console.print(f"[bold]Backups after the scan[/]: {health_line(backups_after)}")
+        after = failing_by_target(settings)
 
         console.rule("2. people break things (real ARM calls as an administrator)")
         mark = len(sim.events())
@@ -320,6 +364,9 @@ def main() -> int:
             "failing_before": sum(len(v[2]) for v in before.values()),
             "failing_after_scan": sum(len(v[2]) for v in after.values()),
             "event_to_fix_seconds": [round(x, 3) for x in latencies],
+            "backups_before": health_line(backups_before),
+            "backups_after_next_run": health_line(backups_after),
+            "next_backup_jobs": dict(sorted(ran.items())),
             "teams_cards": len(teams.received),
             "emails": len(smtp.messages),
             "cloudevents": dict(sorted(by_type.items())),
@@ -336,6 +383,7 @@ def main() -> int:
         orchestration.use_services(None)
         ok = not broken_again and len(fixes) >= 3 and bool(teams.received) and bool(smtp.messages)
         ok = ok and bool(published)
+        ok = ok and backups_after["aks-ledger-prod"][0] == "pass"
         return 0 if ok else 1
 
 

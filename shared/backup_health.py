@@ -21,7 +21,7 @@ from shared.model import Finding, Status
 
 CHECK = "backup.recent-jobs"
 _MAPPED = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+) -> (?P<check>[a-z0-9.\-]+) (?P<verb>is|was)")
-_CODE = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+): cause not among")
+_CODE = re.compile(r"cause: (?P<code>[A-Za-z0-9_]+): ")
 
 
 @dataclass(frozen=True)

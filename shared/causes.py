@@ -219,7 +219,8 @@ def row_for(code: str) -> CauseRow | None:
 def explain(codes: Iterable[str], prerequisites: Mapping[str, Finding]) -> str:
     """``<code> -> <check> is failing`` for the first code whose mapped check fails (warns count
     for advisory checks), else ``<code>: cause not among the prerequisites the Guard checks``
-    with the table's advice when the code is known."""
+    with the table's advice when the code is known (and, when the table maps the code to checks
+    that all hold now, that it may have been fixed since the job ran)."""
     codes = [c for c in codes if c]
     for code in codes:
         row = row_for(code)
@@ -234,6 +235,11 @@ def explain(codes: Iterable[str], prerequisites: Mapping[str, Finding]) -> str:
     first = row_for(codes[0])
     if first is None:
         return f"{codes[0]}: {NOT_AMONG} (code not in the Guard's table)"
+    if first.checks:
+        return (
+            f"{codes[0]}: the checks that explain it ({', '.join(first.checks)}) hold now, so it was fixed "
+            f"after that job ran, or the {NOT_AMONG} ({first.advice})"
+        )
     return f"{codes[0]}: {NOT_AMONG} ({first.advice})"
 
 

@@ -68,7 +68,12 @@ def test_failed_job_whose_prerequisites_all_pass_says_cause_not_among_them() -> 
     snap = b.healthy(jobs=jobs_of(b.job("Failed", 2, BackupError(MSI, "no access"))))
     jobs = by_id(evaluate(snap))["backup.recent-jobs"]
     assert jobs.status is Status.FAIL
-    assert f"{MSI}: {causes.NOT_AMONG}" in jobs.detail
+    assert f"{MSI}: the checks that explain it ({BLOB_ROLE}) hold now" in jobs.detail
+    assert causes.NOT_AMONG in jobs.detail
+    # A code the table maps to no check at all:
+    limit = b.healthy(jobs=jobs_of(b.job("Failed", 2, BackupError("UserErrorPVSnapshotLimitReached", "x"))))
+    detail = by_id(evaluate(limit))["backup.recent-jobs"].detail
+    assert f"UserErrorPVSnapshotLimitReached: {causes.NOT_AMONG} (a volume has 500 snapshots" in detail
 
 
 def test_unknown_code_is_reported_as_not_in_the_table() -> None:
