@@ -150,12 +150,13 @@ def test_break_and_repair_decide_the_next_job(sim: SimHandle) -> None:
 
     # Paged through the real SDK (page size 2, four jobs), oldest first, with the recorded keys.
     client = DataProtectionMgmtClient(cred(sim, admin=True), SUB, **kwargs(sim))
-    jobs = list(client.jobs.list("rg-backup", "bv-one"))
-    assert [j.properties.status for j in jobs] == ["Completed", "Failed", "Failed", "Completed"]
-    codes = [[e.code for e in (j.properties.error_details or [])] for j in jobs]
+    jobs = [j.properties for j in client.jobs.list("rg-backup", "bv-one")]
+    assert all(j is not None for j in jobs)
+    assert [j.status for j in jobs if j] == ["Completed", "Failed", "Failed", "Completed"]
+    codes = [[e.code for e in (j.error_details or [])] for j in jobs if j]
     assert codes[1] == ["UserErrorExtensionMSIMissingPermissionsOnBackupStorageLocation"]
-    assert jobs[1].properties.operation_category == "Backup"
-    assert jobs[1].properties.data_source_type == "Microsoft.ContainerService/managedClusters"
+    assert jobs[1] and jobs[1].operation_category == "Backup"
+    assert jobs[1] and jobs[1].data_source_type == "Microsoft.ContainerService/managedClusters"
 
     # And through the Guard's reader: the latest success, failing since nothing.
     settings = ArmSettings(

@@ -233,6 +233,19 @@ NO_CONSENT = ConsentFacts()
 """No tags read, no trust domains: only same-resource-group writes are allowed."""
 
 
+def instance() -> BackupInstanceInfo:
+    """The healthy target's backup instance: system identity, ProtectionConfigured."""
+    return BackupInstanceInfo(
+        id=INSTANCE_ID,
+        cluster_id=CLUSTER_ID,
+        datasource_type="Microsoft.ContainerService/managedClusters",
+        policy_id=POLICY_ID,
+        snapshot_resource_group_id=SNAPSHOT_RG_ID,
+        protection_status="ProtectionConfigured",
+        current_protection_state="ProtectionConfigured",
+    )
+
+
 def healthy(**changes: Any) -> Snapshot:
     """A backup target where every check passes (staging off, so staging rows are not-applicable)."""
     base = Snapshot(
@@ -241,15 +254,7 @@ def healthy(**changes: Any) -> Snapshot:
         ),
         cluster=cluster(),
         vault=vault(),
-        backup_instance=BackupInstanceInfo(
-            id=INSTANCE_ID,
-            cluster_id=CLUSTER_ID,
-            datasource_type="Microsoft.ContainerService/managedClusters",
-            policy_id=POLICY_ID,
-            snapshot_resource_group_id=SNAPSHOT_RG_ID,
-            protection_status="ProtectionConfigured",
-            current_protection_state="ProtectionConfigured",
-        ),
+        backup_instance=instance(),
         policy=PolicyInfo(id=POLICY_ID, uses_vault_store=True, backup_interval=timedelta(days=1)),
         provider_state="Registered",
         extension=extension(),

@@ -114,7 +114,7 @@ def test_running_job_does_not_hide_the_last_result() -> None:
 
 def test_outcome_checks_do_not_apply_without_an_instance() -> None:
     for kind in ("prepare", "restore"):
-        snap = replace(b.healthy(backup_instance=None, jobs=None), target=b.target(kind))  # type: ignore[arg-type]
+        snap = replace(b.healthy(backup_instance=None, jobs=None), target=b.target(kind))
         found = by_id(evaluate(snap))
         assert found["backup.protection"].status is Status.NOT_APPLICABLE
         assert found["backup.recent-jobs"].status is Status.NOT_APPLICABLE
@@ -126,7 +126,7 @@ def test_outcome_checks_do_not_apply_without_an_instance() -> None:
 @pytest.mark.parametrize("status", ["ProtectionError", "ConfiguringProtectionFailed"])
 def test_protection_error_fails_with_azures_code_and_names_the_cause(status: str) -> None:
     instance = replace(
-        b.healthy().backup_instance,  # type: ignore[type-var]
+        b.instance(),
         protection_status=status,
         current_protection_state=status,
         protection_error=BackupError(TRUSTED, "The Trusted Access role binding is missing"),
@@ -140,7 +140,7 @@ def test_protection_error_fails_with_azures_code_and_names_the_cause(status: str
 
 def test_transitional_protection_state_warns() -> None:
     instance = replace(
-        b.healthy().backup_instance,  # type: ignore[type-var]
+        b.instance(),
         protection_status="ConfiguringProtection",
         current_protection_state="ConfiguringProtection",
     )

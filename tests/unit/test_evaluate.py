@@ -214,7 +214,7 @@ def broken_snapshot() -> Snapshot:
             node_subnet_nsgs=(NsgInfo(id=b.NSG_ID, subnet_id=b.SUBNET_ID),),
             velero=VeleroResult(found=True, detail="deployment velero/velero"),
             backup_instance=replace(
-                b.healthy().backup_instance,  # type: ignore[arg-type]
+                b.instance(),
                 protection_status="ProtectionError",
                 protection_error=BackupError("UserErrorKubernetesBackupExtensionNotFoundError", "not found"),
             ),
