@@ -90,6 +90,14 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_SUPPORT,
     ),
     _spec(
+        "cluster.linux-node-pool",
+        "Cluster has a Linux, non-Arm64 node pool for the backup extension",
+        "support",
+        "none",
+        "fail",
+        DOC_SUPPORT,
+    ),
+    _spec(
         "cluster.disk-csi-driver",
         "Azure Disk CSI driver is enabled",
         "cluster",
@@ -136,6 +144,14 @@ _SPECS: tuple[CheckSpec, ...] = (
         "guard",
         "fail",
         DOC_CONCEPT,
+    ),
+    _spec(
+        "storage.account-supported",
+        "Backup storage account is Standard general-purpose v2, in the cluster's region",
+        "support",
+        "none",
+        "fail",
+        DOC_SUPPORT,
     ),
     _spec(
         "storage.container-dedicated",

@@ -9,6 +9,7 @@ depend on it report ``unknown`` with its reason instead of raising.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -123,6 +124,28 @@ def readable(value: Read[T]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class NodePool:
+    """One ``agentPoolProfiles`` entry: what the backup extension's pods need (Linux, not Arm64)."""
+
+    name: str
+    os_type: str | None = None  # Linux | Windows (None: Linux, the default)
+    vm_size: str | None = None
+    mode: str | None = None  # System | User
+
+    @property
+    def arm64(self) -> bool:
+        """Azure names Arm64 sizes with the ``p`` feature letter (``Standard_D4ps_v5``, ``..._E8pds_v6``)."""
+        return bool(_ARM64_SIZE.match(self.vm_size or ""))
+
+    @property
+    def linux(self) -> bool:
+        return (self.os_type or "Linux").strip().lower() == "linux"
+
+
+_ARM64_SIZE = re.compile(r"^Standard_[A-Z]+[0-9]+[a-z]*p[a-z]*_v[0-9]+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterInfo:
     id: str
     name: str
@@ -139,6 +162,7 @@ class ClusterInfo:
     node_resource_group: str | None = None
     subnet_ids: tuple[str, ...] = ()
     provisioning_state: str | None = None
+    node_pools: tuple[NodePool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +321,9 @@ class StorageAccountInfo:
     allow_shared_key_access: bool | None = None  # None means the default (allowed)
     private_endpoint_count: int = 0
     tags: Mapping[str, str] = field(default_factory=dict)
+    kind: str | None = None  # StorageV2 | Storage | BlobStorage | BlockBlobStorage | FileStorage
+    sku: str | None = None  # Standard_LRS, Premium_LRS...
+    location: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

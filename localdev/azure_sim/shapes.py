@@ -135,6 +135,19 @@ def cluster(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any])
     }
     if spec.get("subnet_id"):
         pool["vnetSubnetID"] = str(spec["subnet_id"])
+    pools = [pool]
+    for index, extra in enumerate(spec.get("agent_pools") or []):  # replace the default pool
+        custom = {
+            **pool,
+            "name": str(extra.get("name", f"pool{index}")),
+            "vmSize": str(extra.get("vm_size", pool["vmSize"])),
+            "osType": str(extra.get("os_type", "Linux")),
+            "osSKU": str(
+                extra.get("os_sku", "Windows2022" if extra.get("os_type") == "Windows" else "Ubuntu")
+            ),
+            "mode": str(extra.get("mode", "System" if index == 0 else "User")),
+        }
+        pools = [custom] if index == 0 else [*pools, custom]
     network: Json = {
         "networkPlugin": "azure" if spec.get("subnet_id") else "kubenet",
         "outboundType": str(spec.get("outbound_type", "loadBalancer")),
@@ -154,7 +167,7 @@ def cluster(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any])
         "dnsPrefix": f"{name}-dns",
         "fqdn": f"{name}-dns-{stable_guid(rid)[:8]}.hcp.{location}.azmk8s.io",
         "azurePortalFQDN": f"{name}-dns-{stable_guid(rid)[:8]}.portal.hcp.{location}.azmk8s.io",
-        "agentPoolProfiles": [pool],
+        "agentPoolProfiles": pools,
         "servicePrincipalProfile": {"clientId": spp_client},
         "identityProfile": {
             "kubeletidentity": {

@@ -19,6 +19,7 @@ from shared.model import (
     ClusterInfo,
     ExtensionInfo,
     JobInfo,
+    NodePool,
     NsgInfo,
     NsgRule,
     PolicyAssignmentInfo,
@@ -88,6 +89,15 @@ def cluster(mc: Any) -> ClusterInfo:
         node_resource_group=_text(dig(props, "node_resource_group")),
         subnet_ids=tuple(dict.fromkeys(subnets)),
         provisioning_state=_text(dig(props, "provisioning_state")),
+        node_pools=tuple(
+            NodePool(
+                name=str(getattr(pool, "name", "") or ""),
+                os_type=_text(getattr(pool, "os_type", None)),
+                vm_size=_text(getattr(pool, "vm_size", None)),
+                mode=_text(getattr(pool, "mode", None)),
+            )
+            for pool in (dig(props, "agent_pool_profiles") or [])
+        ),
     )
 
 
@@ -283,6 +293,9 @@ def storage_account(sa: Any) -> StorageAccountInfo:
         allow_shared_key_access=dig(props, "allow_shared_key_access"),
         private_endpoint_count=len(dig(props, "private_endpoint_connections") or []),
         tags=_tags(sa),
+        kind=_text(getattr(sa, "kind", None)),
+        sku=_text(dig(sa, "sku", "name")),
+        location=_text(getattr(sa, "location", None)),
     )
 
 

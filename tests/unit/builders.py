@@ -25,6 +25,7 @@ from shared.model import (
     ExtensionInfo,
     InstanceJobs,
     JobInfo,
+    NodePool,
     PolicyAssignmentInfo,
     PolicyInfo,
     Read,
@@ -141,6 +142,7 @@ def cluster(**changes: Any) -> ClusterInfo:
         node_resource_group="MC_rg-aks_aks-prod_westeurope",
         subnet_ids=(SUBNET_ID,),
         provisioning_state="Succeeded",
+        node_pools=(NodePool("nodepool1", "Linux", "Standard_D4s_v5", "System"),),
     )
     return replace(base, **changes)
 
@@ -177,7 +179,13 @@ def extension(**changes: Any) -> ExtensionInfo:
 
 def storage(**changes: Any) -> StorageAccountInfo:
     base = StorageAccountInfo(
-        id=STORAGE_ID, name="stbackupprod", default_action="Allow", bypass=("AzureServices",)
+        id=STORAGE_ID,
+        name="stbackupprod",
+        default_action="Allow",
+        bypass=("AzureServices",),
+        kind="StorageV2",
+        sku="Standard_LRS",
+        location="westeurope",
     )
     return replace(base, **changes)
 

@@ -41,6 +41,8 @@ DESIGN_CHECK_IDS = {
     "vault.identity",  # issue 13: the identity the backup instance runs under
     "backup.protection",  # issue 14: outcome checks
     "backup.recent-jobs",
+    "cluster.linux-node-pool",  # issue 14: support matrix
+    "storage.account-supported",
 }
 
 # (check id, role, assignee, scope, applies) -- DESIGN.md section 4, role matrix.
@@ -102,7 +104,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DESIGN_CHECK_IDS
-    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 30
+    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 32
 
 
 def test_catalog_specs_are_consistent() -> None:
@@ -179,12 +181,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 29
+    assert len(wanted) == 31
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 29
+    assert len(wanted) == 31
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

@@ -14,6 +14,7 @@ from shared.model import (
     BlobContainerInfo,
     Finding,
     InstanceJobs,
+    NodePool,
     NsgInfo,
     PolicyInfo,
     Snapshot,
@@ -96,6 +97,8 @@ def test_cluster_403_only_affects_cluster_dependent_checks() -> None:
         "cluster.kubernetes-version": Status.UNKNOWN,
         "cluster.disk-csi-driver": Status.UNKNOWN,
         "cluster.snapshot-controller": Status.UNKNOWN,
+        "cluster.linux-node-pool": Status.UNKNOWN,
+        "storage.account-supported": Status.UNKNOWN,  # the region is compared with the cluster's
         "network.egress": Status.UNKNOWN,
         "role.cluster-contributor-on-snapshot-rg": Status.UNKNOWN,
     }
@@ -126,6 +129,7 @@ def test_storage_403_only_affects_storage_dependent_checks() -> None:
         "extension.storage-location": Status.UNKNOWN,
         "storage.network-access": Status.UNKNOWN,
         "storage.shared-key-access": Status.UNKNOWN,
+        "storage.account-supported": Status.UNKNOWN,
     }
 
 
@@ -203,11 +207,21 @@ def broken_snapshot() -> Snapshot:
                 disk_csi_enabled=False,
                 snapshot_controller_enabled=False,
                 outbound_type="userDefinedRouting",
+                node_pools=(
+                    NodePool("win", "Windows", "Standard_D4s_v5"),
+                    NodePool("arm", "Linux", "Standard_D4ps_v5"),
+                ),
             ),
             vault=b.vault(identity_type="None", principal_id=None),
             provider_state="NotRegistered",
             extension=b.extension(provisioning_state="Failed"),
-            storage_account=b.storage(default_action="Deny", bypass=(), allow_shared_key_access=False),
+            storage_account=b.storage(
+                default_action="Deny",
+                bypass=(),
+                allow_shared_key_access=False,
+                kind="BlobStorage",
+                location="eastus",
+            ),
             blob_container=BlobContainerInfo(name="aks-backups", exists=True, blob_names=("notes.txt",)),
             trusted_access=(),
             policy_assignments=(b.k8s_policy(excluded_namespaces=("kube-system",)),),
