@@ -8,6 +8,7 @@ without the other fails here rather than in a colleague's end-to-end test.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,14 @@ ESTATES = Path(__file__).resolve().parents[2] / "localdev" / "estates"
 DESIGN_CHECK_IDS = (
     "cluster.identity",
     "cluster.kubernetes-version",
+    "cluster.linux-node-pool",
     "cluster.disk-csi-driver",
     "cluster.snapshot-controller",
     "subscription.kubernetes-configuration-registered",
     "extension.installed",
     "extension.storage-location",
     "storage.network-access",
+    "storage.account-supported",
     "storage.container-dedicated",
     "storage.shared-key-access",
     "trusted-access.binding",
@@ -125,6 +128,7 @@ class Index:
         self.nsgs: dict[str, dict[str, Any]] = {}
         self.subnet_nsg: dict[str, str] = {}
         self.sub_of: dict[str, str] = {}
+        self.location: dict[str, str] = {}  # cluster and storage account id -> region (the RG's by default)
         for sub in estate.get("subscriptions") or []:
             sub_id = f"/subscriptions/{sub['id']}"
             self.subs[sub_id.lower()] = sub
@@ -132,6 +136,9 @@ class Index:
                 rg_id = f"{sub_id}/resourceGroups/{rg['name']}"
                 self.rgs[rg_id.lower()] = rg
                 for c in rg.get("clusters") or []:
+                    self.location[
+                        f"{rg_id}/providers/Microsoft.ContainerService/managedClusters/{c['name']}".lower()
+                    ] = str(c.get("location") or rg.get("location", ""))
                     self._add(
                         self.clusters,
                         f"{rg_id}/providers/Microsoft.ContainerService/managedClusters",
@@ -143,6 +150,9 @@ class Index:
                         self.vaults, f"{rg_id}/providers/Microsoft.DataProtection/backupVaults", v, sub_id
                     )
                 for a in rg.get("storage_accounts") or []:
+                    self.location[
+                        f"{rg_id}/providers/Microsoft.Storage/storageAccounts/{a['name']}".lower()
+                    ] = str(a.get("location") or rg.get("location", ""))
                     self._add(
                         self.accounts, f"{rg_id}/providers/Microsoft.Storage/storageAccounts", a, sub_id
                     )
@@ -274,6 +284,19 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
             warn.add("storage.container-dedicated")
         if account.get("allow_shared_key_access") is False and not ext.get("use_aad"):
             warn.add("storage.shared-key-access")
+    pools = c.get("agent_pools") or [{"vm_size": "Standard_D4s_v5"}]  # the simulator's default pool
+    if not any(
+        p.get("os_type", "Linux") == "Linux"
+        and not re.match(r"^Standard_[A-Z]+\d+[a-z]*p[a-z]*_v\d+$", p["vm_size"])
+        for p in pools
+    ):
+        fail.add("cluster.linux-node-pool")
+    if account is not None and (
+        account.get("kind", "StorageV2") != "StorageV2"
+        or not str(account.get("sku", "Standard_LRS")).startswith("Standard_")
+        or ix.location[str(account_id)] != ix.location[cluster_id]
+    ):
+        fail.add("storage.account-supported")
     bindings = c.get("trusted_access_bindings") or []
     if not any(
         b["source_resource_id"].lower() == vault_id
