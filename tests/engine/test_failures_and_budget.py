@@ -53,6 +53,7 @@ def test_403_on_one_read_blinds_only_the_checks_that_need_it(fresh_sim: SimHandl
         "storage.network-access",
         "storage.container-dedicated",
         "storage.shared-key-access",
+        "storage.account-supported",
     }
     detail = next(f.detail for f in v.findings if f.check == "storage.network-access")
     assert "403" in detail
