@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from azure.mgmt.dataprotection import DataProtectionMgmtClient
     from azure.mgmt.kubernetesconfiguration.extensions import KubernetesConfigurationExtensionsMgmtClient
     from azure.mgmt.network import NetworkManagementClient
+    from azure.mgmt.resource.locks import ManagementLockClient
     from azure.mgmt.resource.policy import PolicyClient
     from azure.mgmt.resource.resources import ResourceManagementClient
     from azure.mgmt.storage import StorageManagementClient
@@ -232,6 +233,15 @@ class ArmClients:
             "network",
             subscription_id,
             lambda: NetworkManagementClient(self.credential, subscription_id, **self._common_kwargs()),
+        )
+
+    def locks(self, subscription_id: str) -> ManagementLockClient:
+        from azure.mgmt.resource.locks import ManagementLockClient
+
+        return self._get(
+            "locks",
+            subscription_id,
+            lambda: ManagementLockClient(self.credential, subscription_id, **self._common_kwargs()),
         )
 
     def policy(self, subscription_id: str) -> PolicyClient:

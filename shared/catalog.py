@@ -154,6 +154,22 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_SUPPORT,
     ),
     _spec(
+        "locks.snapshot-rg-unlocked",
+        "No Delete or ReadOnly lock on the snapshot resource group (inherited ones included)",
+        "locks",
+        "none",
+        "fail",
+        DOC_TROUBLESHOOT,
+    ),
+    _spec(
+        "locks.storage-not-read-only",
+        "No ReadOnly lock on the backup storage account (inherited ones included)",
+        "locks",
+        "none",
+        "fail",
+        DOC_TROUBLESHOOT,
+    ),
+    _spec(
         "storage.container-dedicated",
         "Backup blob container holds only backup data",
         "storage",

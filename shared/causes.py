@@ -98,7 +98,7 @@ _ROWS: tuple[CauseRow, ...] = (
     # -- backup storage location ----------------------------------------------------------------
     _row(
         "UserErrorDeleteBackupFailedBackupStorageLocationReadOnly",
-        (),
+        ("locks.storage-not-read-only",),
         "the backup storage account is read-only (a ReadOnly lock?): make it writable",
     ),
     _row(
@@ -108,7 +108,7 @@ _ROWS: tuple[CauseRow, ...] = (
     ),
     _row(
         "UserErrorBackupFailedBackupStorageLocationReadOnly",
-        (),
+        ("locks.storage-not-read-only",),
         "the backup storage account is read-only (a ReadOnly lock?): make it writable",
     ),
     _row(
@@ -133,7 +133,7 @@ _ROWS: tuple[CauseRow, ...] = (
     ),
     _row(
         "UserErrorSnapshotResourceGroupHasLocks",
-        (),
+        ("locks.snapshot-rg-unlocked",),
         "remove the Delete/ReadOnly lock from the snapshot resource group, or use an unlocked group",
     ),
     _row(

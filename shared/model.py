@@ -432,6 +432,20 @@ class PolicyDefinitionInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class LockInfo:
+    """A management lock: ``level`` is ``CanNotDelete`` or ``ReadOnly``; ``scope`` is what it locks
+    (the id before ``/providers/Microsoft.Authorization/locks/``): it applies to everything below."""
+
+    id: str
+    level: str
+
+    @property
+    def scope(self) -> str:
+        index = self.id.lower().rfind("/providers/microsoft.authorization/locks/")
+        return self.id[:index] if index > 0 else self.id
+
+
+@dataclass(frozen=True, slots=True)
 class VeleroResult:
     found: bool
     detail: str
@@ -481,6 +495,7 @@ class Snapshot:
     user_identity_exists: Read[bool] | None = None  # the instance's user-assigned identity, when it has one
     consent: ConsentFacts = field(default_factory=ConsentFacts)
     jobs: Read[InstanceJobs] | None = None  # the instance's backup jobs (backup targets only)
+    locks: Mapping[str, Read[tuple[LockInfo, ...]]] = field(default_factory=dict)  # by subscription (lower)
     read_at: datetime | None = None  # when the reads were taken (UTC): the outcome checks' "now"
 
     @property

@@ -20,9 +20,10 @@ hold decides the job, in the order Azure's backup workflow meets them:
 5. the extension can authenticate: shared key access is allowed on the account, or the extension
    is configured with ``useAAD=true`` -> ``UserErrorStorageAccountKeyAccessDisallowed`` (Microsoft's
    "Troubleshoot Azure Backup vault related operations");
-6. the extension identity holds Storage Blob Data Contributor (or Owner) at the account or above
+6. no ReadOnly lock on the storage account or above -> ``UserErrorBackupFailedBackupStorageLocationReadOnly``;
+7. the extension identity holds Storage Blob Data Contributor (or Owner) at the account or above
    -> ``UserErrorExtensionMSIMissingPermissionsOnBackupStorageLocation``;
-7. the snapshot resource group carries no Delete/ReadOnly lock (the estate's ``locks``) ->
+8. the snapshot resource group carries no Delete/ReadOnly lock (the estate's ``locks``) ->
    ``UserErrorSnapshotResourceGroupHasLocks``.
 
 Every run records one job per instance (``Completed`` or ``Failed``) under
@@ -82,9 +83,9 @@ def _extension(store: Store, cluster_id: str) -> Json | None:
     return None
 
 
-def _locked(store: Store, scope: str) -> str | None:
+def _locked(store: Store, scope: str, levels: tuple[str, ...] = ("CanNotDelete", "ReadOnly")) -> str | None:
     for lock in store.locks:
-        if lock["level"] in ("CanNotDelete", "ReadOnly") and store.contains(lock["scope"], scope):
+        if lock["level"] in levels and store.contains(lock["scope"], scope):
             return str(lock["level"])
     return None
 
@@ -143,6 +144,11 @@ def judge(store: Store, vault: Json, instance: Json) -> Failure | None:
         return (
             "UserErrorStorageAccountKeyAccessDisallowed",
             "Storage account key access is disallowed on the backup storage account.",
+        )
+    if _locked(store, str(account["id"]), ("ReadOnly",)):
+        return (
+            "UserErrorBackupFailedBackupStorageLocationReadOnly",
+            "The backup storage location is read only.",
         )
     identity = ext["properties"].get("aksAssignedIdentity") or {}
     if not _holds(store, identity.get("principalId"), str(account["id"]), BLOB_WRITERS):

@@ -41,6 +41,7 @@ from shared.model import (
     ExtensionInfo,
     InstanceJobs,
     JobInfo,
+    LockInfo,
     NsgInfo,
     PolicyAssignmentInfo,
     PolicyDefinitionInfo,
@@ -262,6 +263,16 @@ class ArmReader:
             return fold_jobs(convert.job(j) for j in items if convert.is_backup_job(j))
 
         return self._once(("jobs", ids.normalize(vault_id)), sub, f"list backup jobs of {vault_id}", run)
+
+    def locks_in(self, sub: str) -> Read[tuple[LockInfo, ...]]:
+        """Every management lock in the subscription (at it, its groups and resources): one paged
+        listing per subscription per run, in both modes."""
+
+        def run() -> tuple[LockInfo, ...]:
+            items = self.clients.locks(sub).management_locks.list_at_subscription_level()
+            return tuple(LockInfo(id=str(lock.id), level=str(lock.level or "")) for lock in items)
+
+        return self._once(("locks", sub.lower()), sub, f"list management locks in subscription {sub}", run)
 
     def role_assignments_in(self, sub: str) -> Read[tuple[RoleAssignmentInfo, ...]]:
         def run() -> tuple[RoleAssignmentInfo, ...]:

@@ -22,6 +22,7 @@ from shared.model import (
     ConsentFacts,
     ExtensionInfo,
     InstanceJobs,
+    LockInfo,
     NsgInfo,
     PolicyAssignmentInfo,
     PolicyInfo,
@@ -183,6 +184,27 @@ def _jobs(
     return listing.get(ids.normalize(instance.id), InstanceJobs())
 
 
+def _locks(
+    reader: ArmReader, instance: Read[BackupInstanceInfo | None], storage: Read[StorageAccountInfo | None]
+) -> dict[str, Read[tuple[LockInfo, ...]]]:
+    """Management locks of the subscriptions holding the snapshot resource group and the backup
+    storage account (one listing per subscription per run)."""
+    scopes = []
+    if isinstance(instance, BackupInstanceInfo) and instance.snapshot_resource_group_id:
+        scopes.append(instance.snapshot_resource_group_id)
+    if isinstance(storage, StorageAccountInfo):
+        scopes.append(storage.id)
+    out: dict[str, Read[tuple[LockInfo, ...]]] = {}
+    for scope in scopes:
+        try:
+            sub = ids.subscription_of(scope).lower()
+        except ValueError:
+            continue
+        if sub not in out:
+            out[sub] = reader.locks_in(sub)
+    return out
+
+
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
     """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
     bad = Unreadable(reason, "error")
@@ -267,5 +289,6 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         user_identity_exists=user_identity,
         consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
         jobs=_jobs(target, reader, instance),
+        locks=_locks(reader, instance, storage),
         read_at=read_at,
     )

@@ -4,12 +4,14 @@ real azure-mgmt client, the Guard's reader and its checks (corpus: tests/contrac
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.checks import backup as backup_checks
+from shared.checks import locks
 from shared.gather.reader import ArmReader
 from shared.model import BackupInstanceInfo, InstanceJobs, Status
 from tests.contracts.replay import Replay, load
@@ -93,3 +95,26 @@ def test_simulated_jobs_have_the_recorded_shape() -> None:
     job = simulated["value"][0]
     assert job["type"] == recorded["value"][0]["type"]  # "Microsoft.DataProtection/backupVaults/backupJobs"
     assert job["properties"]["errorDetails"] is None and job["properties"]["status"] == "Completed"
+
+
+def test_recorded_lock_listings(replay: Replay) -> None:
+    """The spec's ReadOnly lock on a resource group, and a recorded empty subscription listing."""
+    replay.add(
+        "GET",
+        "/subscriptions/subscriptionId/providers/Microsoft.Authorization/locks",
+        load("management_locks/spec_list_resource_group_readonly.json"),
+    )
+    replay.add(
+        "GET",
+        f"/subscriptions/{ZERO}/providers/Microsoft.Authorization/locks",
+        load("management_locks/list_subscription_empty.json"),
+    )
+    reader = _reader(replay)
+    (lock,) = reader.locks_in("subscriptionId")  # type: ignore[misc]
+    assert lock.level == "ReadOnly"
+    assert lock.scope == "/subscriptions/subscriptionId/resourceGroups/resourcegroupname"
+    group = "/subscriptions/subscriptionId/resourceGroups/resourcegroupname"
+    instance = replace(b.instance(), snapshot_resource_group_id=group)
+    snap = b.healthy(backup_instance=instance, locks={"subscriptionid": (lock,)})
+    assert locks.check_snapshot_rg_unlocked(snap).status is Status.FAIL
+    assert reader.locks_in(ZERO) == ()

@@ -40,6 +40,8 @@ DESIGN_CHECK_IDS = (
     "extension.storage-location",
     "storage.network-access",
     "storage.account-supported",
+    "locks.snapshot-rg-unlocked",
+    "locks.storage-not-read-only",
     "storage.container-dedicated",
     "storage.shared-key-access",
     "trusted-access.binding",
@@ -297,6 +299,16 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
         or ix.location[str(account_id)] != ix.location[cluster_id]
     ):
         fail.add("storage.account-supported")
+    locks = ix.estate.get("locks") or []
+    if account_id and any(
+        lock["level"] == "ReadOnly" and account_id.startswith(lock["scope"].lower()) for lock in locks
+    ):
+        fail.add("locks.storage-not-read-only")
+    if kind == "backup":
+        bi = next(b for b in v["backup_instances"] if b["cluster_id"].lower() == cluster_id)
+        snapshots = str(bi.get("snapshot_resource_group_id", "")).lower()
+        if snapshots and any(snapshots.startswith(lock["scope"].lower()) for lock in locks):
+            fail.add("locks.snapshot-rg-unlocked")
     bindings = c.get("trusted_access_bindings") or []
     if not any(
         b["source_resource_id"].lower() == vault_id
@@ -357,6 +369,8 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
 # troubleshooting guide agree on these; the others do not stop a backup in the simulator).
 BACKUP_BLOCKERS = {
     "vault.identity",
+    "locks.snapshot-rg-unlocked",
+    "locks.storage-not-read-only",
     "role.vault-reader-on-cluster",
     "extension.installed",
     "trusted-access.binding",

@@ -282,6 +282,7 @@ def healthy(**changes: Any) -> Snapshot:
             latest_finished=job("Completed", hours_ago=3), latest_succeeded=job("Completed", hours_ago=3)
         ),
         read_at=NOW,
+        locks={SUB: (), STORAGE_SUB: ()},
     )
     return replace(base, **changes)
 

@@ -43,6 +43,8 @@ DESIGN_CHECK_IDS = {
     "backup.recent-jobs",
     "cluster.linux-node-pool",  # issue 14: support matrix
     "storage.account-supported",
+    "locks.snapshot-rg-unlocked",  # issue 14: management locks
+    "locks.storage-not-read-only",
 }
 
 # (check id, role, assignee, scope, applies) -- DESIGN.md section 4, role matrix.
@@ -104,7 +106,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DESIGN_CHECK_IDS
-    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 32
+    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 34
 
 
 def test_catalog_specs_are_consistent() -> None:
@@ -181,12 +183,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 31
+    assert len(wanted) == 33
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 31
+    assert len(wanted) == 33
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

@@ -14,6 +14,7 @@ from shared.model import (
     BlobContainerInfo,
     Finding,
     InstanceJobs,
+    LockInfo,
     NodePool,
     NsgInfo,
     PolicyInfo,
@@ -130,6 +131,7 @@ def test_storage_403_only_affects_storage_dependent_checks() -> None:
         "storage.network-access": Status.UNKNOWN,
         "storage.shared-key-access": Status.UNKNOWN,
         "storage.account-supported": Status.UNKNOWN,
+        "locks.storage-not-read-only": Status.UNKNOWN,
     }
 
 
@@ -168,6 +170,7 @@ def test_extension_403_only_affects_extension_dependent_checks() -> None:
                 "role.vault-snapshot-contributor-on-snapshot-rg",
                 "backup.protection",
                 "backup.recent-jobs",
+                "locks.snapshot-rg-unlocked",
             },
         ),
         ("jobs", {"backup.recent-jobs"}),
@@ -233,6 +236,16 @@ def broken_snapshot() -> Snapshot:
                 protection_error=BackupError("UserErrorKubernetesBackupExtensionNotFoundError", "not found"),
             ),
             jobs=InstanceJobs(latest_finished=b.job("Failed", 2, BackupError(MSI_CODE, "denied"))),
+            locks={
+                b.SUB: (
+                    LockInfo(
+                        f"/subscriptions/{b.SUB}/providers/Microsoft.Authorization/locks/keep", "CanNotDelete"
+                    ),
+                ),
+                b.STORAGE_SUB: (
+                    LockInfo(f"{b.STORAGE_RG_ID}/providers/Microsoft.Authorization/locks/ro", "ReadOnly"),
+                ),
+            },
         )
     )
     return replace(snap, role_assignments={b.SUB: (), b.STORAGE_SUB: ()})

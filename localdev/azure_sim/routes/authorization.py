@@ -245,9 +245,30 @@ async def get_definition(ctx: Ctx) -> web.Response:
     return json_response(shapes.role_definition(scope, role))
 
 
+LOCKS = "/subscriptions/{s}/providers/Microsoft.Authorization/locks"
+
+
+async def list_locks(ctx: Ctx) -> web.Response:
+    """Every management lock in the subscription (at it, its groups and resources), as recorded."""
+    sub = f"/subscriptions/{ctx.params['s']}"
+    require_scope(ctx, sub)
+    items = [
+        {
+            "properties": {"level": lock["level"]},
+            "id": f"{lock['scope'].rstrip('/')}/providers/Microsoft.Authorization/locks/{lock['name']}",
+            "type": "Microsoft.Authorization/locks",
+            "name": lock["name"],
+        }
+        for lock in ctx.store.locks
+        if ctx.store.contains(sub, lock["scope"])
+    ]
+    return page(ctx, items)
+
+
 def register(router: Router) -> None:
     router.add("GET", RA, list_assignments)
     router.add("GET", RA + "/{name}", get_assignment)
     router.add("PUT DELETE", RA + "/{name}", put_or_delete_assignment)
     router.add("GET", RD, list_definitions)
     router.add("GET", RD + "/{guid}", get_definition)
+    router.add("GET", LOCKS, list_locks)
