@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: setup test lint typecheck pytest demo bench chaos clean
+.PHONY: setup test lint typecheck pytest demo bench chaos clean chromium
 
 setup: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -29,14 +29,23 @@ lint: $(PIP_STAMP)
 typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
+# Headless Chromium from Debian's packages, for the tests and the demo that load the HTML report
+# in a real browser (driven by the playwright package with executable_path=/usr/bin/chromium).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (headless browser for the HTML report tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
 # pytest starts Azurite (in memory, free ports) and the ARM simulator itself, and stops them
 # in its session teardown even when tests fail.
-pytest: setup
+pytest: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: setup lint typecheck pytest
 
-demo: setup
+demo: setup chromium
 	$(PY) -m localdev.demo
 
 bench: setup
