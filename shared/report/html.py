@@ -165,7 +165,7 @@ class HtmlWriter:
         marks = f" ({escape(kind)}{', report-only' if opt_out == 'report-only' else ''})"
         out = [
             f'<tbody class="target" data-status="{row_status}" data-subscription="{escape(sub)}" '
-            f'data-cluster="{escape(cluster_id)}">',
+            f'data-cluster="{escape(cluster_id)}" data-vault="{escape(vault_id)}">',
             f'<tr class="row"><td class="target"><strong>{escape(title)}</strong>{marks}</td>',
         ]
         for group in GROUPS:

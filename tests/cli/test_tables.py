@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ def run_check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]
     return code, capsys.readouterr().out
 
 
-def json_report(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+def json_report(tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / "r.json"
     cli_main(["check", "--format", "json", "--output", str(out)])
     return dict(json.loads(out.read_text()))

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from localdev.azurite import Azurite
-from shared.cli import build_parser, drift
+from shared.cli import build_parser
 from shared.model import Outcome, Status, Trigger
 from tests.ledger.helpers import T0, finding, hours, target
 from tests.ledger.support import make_ledger, unique_prefix
