@@ -21,7 +21,7 @@ scope's owner runs to consent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from shared import ids
@@ -31,6 +31,7 @@ from shared.model import (
     VAULT_TAG,
     ClusterInfo,
     ConsentFacts,
+    Read,
     Snapshot,
     StorageAccountInfo,
     Unreadable,
@@ -244,20 +245,28 @@ def no_longer_guarded(snapshot: Snapshot) -> str | None:
     return None
 
 
-def levels_to_read(pairs: Iterable[tuple[str | None, str | None]], trust_domains: Iterable[str]) -> list[str]:
-    """The ids whose tags :func:`decide` will look at for these (scope, requester) pairs: the
-    levels of every scope not already allowed by its resource group or a trust domain. Lets
-    ``gather`` read only what the rule needs (nothing at all for single-resource-group layouts)."""
-    empty = ConsentFacts(trust_domains=tuple(trust_domains))
-    seen: dict[str, str] = {}
+def gather_facts(
+    pairs: Iterable[tuple[str | None, str | None]],
+    trust_domains: Iterable[str],
+    read_tags: Callable[[str], Read[Mapping[str, str]]],
+) -> ConsentFacts:
+    """Read just the tags :func:`decide` needs for these (scope, requester) pairs.
+
+    Pairs already allowed by a resource group or a trust domain read nothing. Otherwise the levels
+    are read broadest first (a subscription's tags serve every pair below it) and reading stops
+    once the pair is allowed; a refused pair has read every level, so its reason is complete.
+    ``read_tags`` is the only I/O (the reader's cached ``scope_tags``)."""
+    domains = tuple(trust_domains)
+    tags: dict[str, Read[Mapping[str, str]]] = {}
     for scope, requester in pairs:
-        if not scope or not requester or ids.shape_of(scope.strip()) not in SCOPE_SHAPES:
+        scope, requester = (scope or "").strip(), (requester or "").strip()
+        if ids.shape_of(scope) not in SCOPE_SHAPES or ids.shape_of(requester) not in REQUESTER_SHAPES:
             continue
-        if ids.shape_of(requester.strip()) in REQUESTER_SHAPES and decide(scope, requester, empty).allowed:
-            continue
-        for level in _levels(scope.strip()):
-            seen.setdefault(ids.normalize(level), level)
-    return list(seen.values())
+        for level in reversed(_levels(scope)):
+            if decide(scope, requester, ConsentFacts(tags, domains)).allowed:
+                break
+            tags.setdefault(ids.normalize(level), read_tags(level))
+    return ConsentFacts(tags, domains)
 
 
 __all__ = [
@@ -268,7 +277,7 @@ __all__ = [
     "decide",
     "no_longer_guarded",
     "restore_target_ids",
-    "levels_to_read",
+    "gather_facts",
     "target_consent",
     "write_consents",
 ]

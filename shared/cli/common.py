@@ -85,7 +85,7 @@ def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) ->
     first = ids.subscription_of(cluster or vault) if (cluster or vault) else settings.subscriptions[0]
     preflight.check_access(clients, first)
     if cluster:
-        reader = ArmReader(clients, bulk=False)
+        reader = ArmReader.for_settings(clients, settings)
         _must_exist(reader.cluster(cluster), "--cluster", cluster)
         if vault:
             _must_exist(reader.vault(vault), "--vault", vault)
@@ -93,7 +93,7 @@ def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) ->
         if vault:
             found = Discovery(tuple(t for t in found.targets if ids.same(t.vault_id, vault)), found.problems)
     else:
-        reader = ArmReader(clients, bulk=True)
+        reader = ArmReader.for_settings(clients, settings, bulk=True)
         subs = settings.subscriptions if not vault else (ids.subscription_of(vault),)
         if vault:
             _must_exist(reader.vault(vault), "--vault", vault)

@@ -117,7 +117,7 @@ def _consent_facts(
     provider: Read[str],
 ) -> ConsentFacts:
     """Read the tags the consent rule needs for every write this target could ask for (see
-    :func:`shared.consent.levels_to_read`: nothing for a single-resource-group layout)."""
+    :func:`shared.consent.gather_facts`: nothing for a single-resource-group layout)."""
     vault_id = vault.id if isinstance(vault, VaultInfo) else target.vault_id
     cluster_id = cluster.id if isinstance(cluster, ClusterInfo) else target.cluster_id
     pairs: list[tuple[str | None, str | None]] = [(cluster_id, vault_id)]
@@ -137,11 +137,7 @@ def _consent_facts(
         ]
         if extension is None:  # an install may take its storage location from the vault's tags
             pairs.append((cluster_id, (ids.tag(vault.tags, STORAGE_ACCOUNT_TAG) or "").strip()))
-    levels = consent.levels_to_read(pairs, reader.trust_domains)
-    return ConsentFacts(
-        scope_tags={ids.normalize(level): reader.scope_tags(level) for level in levels},
-        trust_domains=reader.trust_domains,
-    )
+    return consent.gather_facts(pairs, reader.trust_domains, reader.scope_tags)
 
 
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
