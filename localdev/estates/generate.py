@@ -45,7 +45,7 @@ ADMIN_PRINCIPAL = "6f1d2e3c-4b5a-4978-8a1b-2c3d4e5f6ad1"
 GUARD_TOKEN = "sim-guard-token"
 ADMIN_TOKEN = "sim-admin-token"
 
-# The eight distinct role definitions of the role matrix (DESIGN.md section 4, AZURE_FACTS.md).
+# The eight distinct role definitions of the role matrix (docs/checks.md, "Role matrix").
 MATRIX_ROLE_GUIDS: tuple[str, ...] = (
     "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
     "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
