@@ -1,4 +1,4 @@
-"""plan() on plain data: which actions, which refusals (safety rules: docs/architecture.md, docs/trust-model.md)."""
+"""plan() on plain data: which actions, which refusals (safety rules: docs/)."""
 
 from __future__ import annotations
 
