@@ -59,6 +59,10 @@ clean:
 
 # Regenerate infra/generated/*.json from the code's tables (role matrix, routes, ledger tables);
 # tests/infra fails while they are stale.
+.PHONY: docs
+docs: $(PIP_STAMP)
+	$(PY) -m shared.docs_export
+
 .PHONY: infra-json
 infra-json: $(PIP_STAMP)
 	$(PY) -m shared.infra_export
