@@ -41,7 +41,13 @@ def _verbosity() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     from shared.cli import check
 
-    parser = _Parser(prog=PROG, description=(__doc__ or "").split("\n\n")[0].replace("\n", " "))
+    parser = _Parser(
+        prog=PROG,
+        description=(__doc__ or "").split("\n\n")[0].replace("\n", " "),
+        epilog="Exit codes: 0 all good, 1 some check fails, 2 usage, configuration or authentication "
+        "error (one line on stderr), 3 nothing fails but some checks are unknown. "
+        "Documentation: README.md and docs/ in the repository.",
+    )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv: debug)"
     )

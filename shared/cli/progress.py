@@ -1,19 +1,28 @@
 """A transient progress line on stderr: only on a terminal, only for work that lasts.
 
-The line is drawn in place (carriage return + erase line) once the work has run for
-``delay`` seconds, redrawn at most ten times a second, and erased by :meth:`ProgressLine.clear`
-before anything else is written, so it never mixes with the report, and never stays behind.
+The line is drawn in place (carriage return + erase line) once the work has run for ``delay``
+seconds (default ``GUARD_PROGRESS_DELAY_SECONDS``, else 1), redrawn at most ten times a second,
+and erased by :meth:`ProgressLine.clear` before anything else is written, so it never mixes with
+the report, and never stays behind.
 When stderr is not a terminal it writes nothing at all.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from typing import IO
 
 _ERASE = "\r\x1b[2K"
+
+
+def _default_delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get("GUARD_PROGRESS_DELAY_SECONDS", "1")))
+    except ValueError:
+        return 1.0
 
 
 class ProgressLine:
@@ -23,7 +32,8 @@ class ProgressLine:
             self.enabled = bool(self.stream.isatty())
         except (AttributeError, ValueError):
             self.enabled = False
-        self.label, self.total, self.delay = label, total, delay
+        self.label, self.total = label, total
+        self.delay = _default_delay() if delay is None else delay
         self.done = 0
         self._start = time.monotonic()
         self._last_draw = 0.0

@@ -16,7 +16,6 @@ from shared.arm import ArmClients
 from shared.cli import common, render
 from shared.cli.progress import ProgressLine
 from shared.cli.text import Writer
-from shared.errors import ConfigError
 from shared.model import Target
 from shared.reconcile import ReconcileResult, reconcile
 from shared.verification import Verification, summarize
@@ -35,7 +34,7 @@ def register(subparsers: Any, parents: list[Any]) -> None:
         "2 usage/configuration/authentication error, "
         "3 some checks unknown (on the final findings).",
     )
-    common.add_selectors(parser)
+    common.add_selectors(parser, formats=("table", "json"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     parser.set_defaults(handler=run)
 
@@ -103,8 +102,6 @@ def write_table(
 
 def run(args: argparse.Namespace) -> int:
     settings = common.load_settings(args)
-    if args.format in ("junit", "html"):
-        raise ConfigError(f"remediate writes table or json, not {args.format} (use check for {args.format})")
     out = common.open_output(args.output)
     clients = ArmClients(settings.arm)
     try:

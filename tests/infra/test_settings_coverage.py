@@ -25,6 +25,7 @@ EXEMPT = {
     "GUARD_SMTP_CA_BUNDLE": "test SMTP peer only; real relays use public CAs",
     "GUARD_ACS_CA_BUNDLE": "test ACS peer only",
     "COLUMNS": "the CLI's terminal width (set by shells), not an app setting",
+    "GUARD_PROGRESS_DELAY_SECONDS": "the CLI's progress line on a terminal, not an app setting",
 }
 """Settings deliberately not set in Azure. The test fails if the Bicep sets one of them anyway."""
 
