@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 from localdev.azure_sim.launcher import SimHandle
 from shared import ids
 from shared.cli import main as cli_main
-from shared.cli.progress import ProgressLine
 from tests.engine.conftest import demo_manifest
 
 MANIFEST = demo_manifest()
@@ -110,22 +108,3 @@ def test_selected_vault_and_cluster_must_exist(
         assert captured.err.count("\n") == 1 and value in captured.err and "does not exist" in captured.err
     code, _ = run_check(capsys, "--vault", entry["vault_id"])
     assert code in (0, 1, 3)
-
-
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_line_is_transient_and_only_on_a_terminal() -> None:
-    term = _Terminal()
-    line = ProgressLine("verifying", 3, stream=term, delay=0)
-    line.advance()
-    assert "verifying 1/3" in term.getvalue()
-    line.clear()
-    assert term.getvalue().endswith("\r\x1b[2K")  # erased before anything else is written
-    piped = io.StringIO()
-    quiet = ProgressLine("verifying", 3, stream=piped, delay=0)
-    quiet.advance()
-    quiet.clear()
-    assert piped.getvalue() == ""
