@@ -8,9 +8,10 @@ one selected subscription, which ``check`` reads anyway) decide:
 - ARM cannot be reached (connection refused, DNS, TLS)             -> :class:`ConfigError`
 
 each with one line naming the cause and the remedy; the CLI turns it into exit code 2. A 403 or
-404 on that read is not fatal: the checks report what the identity may not read. The
-connection attempt is bounded by the ARM client's short connect retry (:mod:`shared.arm`), not
-by the read-retry budget, so an unreachable endpoint fails within seconds.
+404 on that read is not fatal: the checks report what the identity may not read. The probe is
+bounded: 3 connection attempts of at most 4 s (refused, DNS, no answer to the TCP handshake:
+under 14 s), and one read of at most 10 s without a retry (an endpoint that accepts the
+connection and never answers), so an unreachable endpoint fails within 15 s.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from shared.arm import ARM_SCOPE, ArmClients
+from shared.arm import ARM_SCOPE, CONNECT_RETRIES, CONNECT_TIMEOUT_SECONDS, ArmClients
 from shared.errors import ConfigError, error_code
 from shared.settings import ArmSettings
+
+PROBE_READ_TIMEOUT_SECONDS = 10
+"""The probe's read timeout (ARM answers a provider read in well under a second); no read retry."""
 
 _SIGN_IN = "sign in with `az login` (or set GUARD_ARM_TOKEN for the local simulator)"
 
@@ -54,7 +58,15 @@ def check_access(clients: ArmClients, subscription: str) -> None:
     finally:
         identity_log.setLevel(quiet)
     try:
-        clients.resources(subscription).providers.get("Microsoft.KubernetesConfiguration")
+        clients.resources(subscription).providers.get(
+            "Microsoft.KubernetesConfiguration",
+            # bounded: a refused or black-holed endpoint, or one that accepts and never answers,
+            # fails in seconds instead of the read-retry budget (see PROBE_* above)
+            connection_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=PROBE_READ_TIMEOUT_SECONDS,
+            retry_connect=CONNECT_RETRIES,
+            retry_read=0,
+        )
     except ClientAuthenticationError as exc:
         code = error_code(exc) or "unauthorized"
         raise ConfigError(

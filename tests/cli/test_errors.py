@@ -70,6 +70,19 @@ def test_unreachable_endpoint_exits_2(
     assert "cannot reach ARM" in one_line_error(capsys)
 
 
+def test_endpoint_that_accepts_and_never_answers_exits_2(
+    cli_env: SimHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kernel completes the TCP handshake, nobody speaks TLS: the probe's bounded timeouts
+    (not the read-retry budget) end it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        monkeypatch.setenv("GUARD_ARM_ENDPOINT", f"https://127.0.0.1:{silent.getsockname()[1]}")
+        assert cli_main(["check"]) == 2
+    assert "cannot reach ARM" in one_line_error(capsys)
+
+
 def test_replay_bad_input_exits_2_in_one_line(
     cli_env: SimHandle, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
