@@ -77,12 +77,12 @@ def before_after(console: Console, before: dict[str, Any], after: dict[str, Any]
     table = Table(title="Before and after the scheduled scan (failing checks, then warnings)", expand=True)
     table.add_column("cluster")
     table.add_column("vault")
-    table.add_column("before", style="red")
-    table.add_column("after")
+    table.add_column("before", style="red", overflow="fold")
+    table.add_column("after", overflow="fold")
     for key in sorted(before, key=lambda k: before[k][0]):
         cluster, vault, failing, _ = before[key]
         _, _, still, warnings = after.get(key, ("", "", [], []))
-        after_text = "\n".join([f"[red]{c}[/]" for c in still] + [f"[yellow]warn {c}[/]" for c in warnings])
+        after_text = "\n".join([f"[red]{c}[/]" for c in still] + [f"[yellow]{c} (warn)[/]" for c in warnings])
         if not after_text:
             after_text = "[green]all pass[/]"
         elif not still:
