@@ -19,7 +19,7 @@ from localdev.azure_sim import abac
 from localdev.azure_sim.context import Ctx
 from localdev.azure_sim.errors import ArmError
 from localdev.azure_sim.roles import RoleDefinition
-from localdev.azure_sim.store import Caller, Json, Store, is_at_or_above
+from localdev.azure_sim.store import Caller, Json, Store
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,8 @@ def authorize(
     condition_failed = False
     for ra in store.role_assignments(principal=caller.principal_id):
         props = ra.get("properties", {})
-        if not is_at_or_above(str(props.get("scope", "")), scope):
+        ra_scope = str(props.get("scope", ""))
+        if not store.contains("" if ra_scope == "/" else ra_scope, scope):  # management groups included
             continue
         role = store.role_definition(str(props.get("roleDefinitionId", "")))
         if role is None or not role_grants(role, action, data=data):

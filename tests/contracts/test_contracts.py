@@ -4,6 +4,7 @@ and its checks. Every expected value below was read by hand from the corpus file
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -470,3 +471,19 @@ def test_backup_instance_info_defaults_mean_system_identity() -> None:
         id="x", cluster_id="c", datasource_type="Microsoft.ContainerService/managedClusters"
     )
     assert instance.use_system_identity is None and not instance.uses_user_identity
+
+
+# -- Event Grid -----------------------------------------------------------------------------------
+
+
+def test_docs_resource_write_event_parses_and_names_no_subscription() -> None:
+    """The documented ResourceWriteSuccess example (placeholders kept): the Guard parses it and,
+    since ``{subscription-id}`` is no subscription, finds none to route to (it never guesses)."""
+    from shared.events import parse_batch
+
+    events, errors = parse_batch(json.dumps(load("events/docs_resource_write_success.json")))
+    assert errors == [] and len(events) == 1
+    (event,) = events
+    assert event.operation_name == "Microsoft.Storage/storageAccounts/write"
+    assert event.subject.endswith("/providers/Microsoft.Storage/storageAccounts/{storage-name}")
+    assert event.subscription_id is None

@@ -36,11 +36,16 @@ async def list_subscriptions(ctx: Ctx) -> web.Response:
     if ctx.caller.restricted:
         me = ctx.caller.principal_id.lower()
         scopes = [str(ra["properties"]["scope"]) for ra in ctx.store.role_assignments(principal=me)]
-        subs = [s for s in subs if any(_related(scope, str(s["id"])) for scope in scopes)]
+        subs = [s for s in subs if any(_visible(ctx, scope, str(s["id"])) for scope in scopes)]
     return page(ctx, subs)
 
 
 list_subscriptions.self_authorizes = True  # type: ignore[attr-defined]
+
+
+def _visible(ctx: Ctx, scope: str, sub_id: str) -> bool:
+    """An assignment at ``scope`` makes subscription ``sub_id`` visible (management groups included)."""
+    return _related(scope, sub_id) or ctx.store.contains(scope, sub_id)
 
 
 def _related(scope: str, sub_id: str) -> bool:
