@@ -125,7 +125,7 @@ class StreamedReport:
             assert self._text is not None
             health = self.backups.result()
             if health.instances:
-                self._text.line(health.line())
+                self._text.wrapped(health.line(), 0)
             write_summary(self._text, self.tally, problems, hidden_passing=self.passing_targets)
         self.stream.flush()
 

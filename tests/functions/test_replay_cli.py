@@ -131,7 +131,11 @@ def test_replay_with_a_fresh_ledger_says_the_target_index_decided(
     )
     assert status == 200 and body["value"]
     mark = len(sim.events())
-    sim.call("DELETE", f"{body['value'][0]['id']}?api-version=2022-04-01", token=sim.admin_token)
+    # An assignment inside the subscription (the listing also returns management-group ones first).
+    inside = next(
+        ra for ra in body["value"] if ra["properties"]["scope"].lower().startswith("/subscriptions/")
+    )
+    sim.call("DELETE", f"{inside['id']}?api-version=2022-04-01", token=sim.admin_token)
     path = tmp_path / "events.json"
     path.write_text(json.dumps(sim.events(since=mark)))
 
