@@ -271,7 +271,7 @@ def _alert_routing(reader: _Reader, env: Mapping[str, str], alerts: AlertSetting
         alerts,
         routes=routes,
         receiver_webhooks=webhooks,
-        group_by=group_by,  # type: ignore[arg-type]  # validated above
+        group_by=group_by,  # validated above
         group_wait_seconds=reader.number("GUARD_ALERT_GROUP_WAIT_SECONDS", 30.0, minimum=0),
         group_interval_seconds=reader.number("GUARD_ALERT_GROUP_INTERVAL_SECONDS", 300.0, minimum=0),
         owner_tag=reader.text("GUARD_OWNER_TAG", "owner"),

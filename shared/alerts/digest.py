@@ -27,10 +27,10 @@ from azure.core.exceptions import ResourceExistsError
 
 from shared.alerts import render
 from shared.alerts.channels import Message
-from shared.ledger import keys
-from shared.ledger.ledger import OUTBOX_DIGEST_PARTITION, Ledger
 from shared.alerts.routes import DEFAULT_RECEIVER
 from shared.alerts.silences import Silences, matching
+from shared.ledger import keys
+from shared.ledger.ledger import OUTBOX_DIGEST_PARTITION, Ledger
 from shared.ledger.transitions import Transition
 
 logger = logging.getLogger(__name__)

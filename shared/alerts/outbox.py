@@ -237,7 +237,8 @@ class Outbox:
     # ------------------------------------------------------------------ drain
 
     def drain(self, *, now: datetime | None = None, recover: bool = True, limit: int = 500) -> DrainResult:
-        """Group and deliver every due row (see the module doc). Returns counts; raises only storage errors."""
+        """Group and deliver every due row (see the module doc). Returns counts; raises only storage
+        errors."""
         now = now or datetime.now(UTC)
         if recover:
             self.ledger.recover_pending()
@@ -339,7 +340,8 @@ class Outbox:
                     groups[gid] = None
             group = groups[gid]
             if group is None and gid:
-                at = row.get("At") if isinstance(row.get("At"), datetime) else datetime.now(UTC)
+                stamp = row.get("At")
+                at = stamp if isinstance(stamp, datetime) else datetime.now(UTC)
                 self._create_group(gid, str(row.get("Receiver") or ""), str(row.get("GroupKey") or ""), at)
                 groups[gid] = self.table.get_entity(GROUP_PARTITION, gid)
                 repaired += 1
@@ -440,7 +442,8 @@ class Outbox:
         deleted = 0
         for pk in (OUTBOX_ALERT_PARTITION, OUTBOX_DIGEST_PARTITION, GROUP_PARTITION):
             rows = self.table.query_entities(
-                "PartitionKey eq @pk and (State eq 'delivered' or State eq 'silenced' or State eq 'in-digest') "
+                "PartitionKey eq @pk and (State eq 'delivered' or State eq 'silenced' "
+                "or State eq 'in-digest') "
                 "and At lt @cutoff",
                 parameters={"pk": pk, "cutoff": cutoff},
             )

@@ -101,7 +101,8 @@ def _transition_items(t: Transition, limit: int) -> list[dict[str, object]]:
     items: list[dict[str, object]] = [
         {
             "type": "TextBlock",
-            "text": f"{mark} **{md(t.check)}**: {KIND_TEXT[t.kind]} ({t.previous or 'new'} \u2192 {t.current})",
+            "text": f"{mark} **{md(t.check)}**: {KIND_TEXT[t.kind]} "
+            f"({t.previous or 'new'} \u2192 {t.current})",
             "wrap": True,
             "weight": "Bolder",
             "color": _COLOR[t.severity],
@@ -396,7 +397,10 @@ def group_subject(groups: Sequence[AlertGroup]) -> str:
     vaults = sorted({g.vault_name for g in groups})
     where = f"vault {vaults[0]}" if len(vaults) == 1 else f"{len(vaults)} vaults"
     changes = sum(len(g.transitions) for g in groups)
-    return f"[AKS Backup Guard] {str(severity).upper()}: {len(groups)} clusters ({where}) \u2014 {changes} change(s)"
+    return (
+        f"[AKS Backup Guard] {str(severity).upper()}: {len(groups)} clusters ({where}) "
+        f"\u2014 {changes} change(s)"
+    )
 
 
 def subject(group: AlertGroup) -> str:

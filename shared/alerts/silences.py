@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableEntity, UpdateMode
 
@@ -138,7 +137,7 @@ class Silences:
         )
         return silence
 
-    def list(self) -> list[Silence]:
+    def all(self) -> list[Silence]:
         """Every silence, active or not, newest first."""
         try:
             rows = list(
@@ -149,7 +148,7 @@ class Silences:
         return sorted((self._from_row(r) for r in rows), key=lambda s: s.starts, reverse=True)
 
     def active(self, now: datetime) -> list[Silence]:
-        return [s for s in self.list() if s.active(now)]
+        return [s for s in self.all() if s.active(now)]
 
     def expire(self, silence_id: str, *, now: datetime | None = None) -> Silence | None:
         """End a silence now (None if there is no such silence). Its re-alert follows at the next drain."""
@@ -191,9 +190,10 @@ class Silences:
         )
 
     def sweep(self, *, now: datetime) -> int:
-        """Queue the one re-alert of every ended, unswept silence (see the module doc). Returns alerts queued."""
+        """Queue the one re-alert of every ended, unswept silence (see the module doc). Returns the
+        number of alerts queued."""
         queued = 0
-        for silence in self.list():
+        for silence in self.all():
             if silence.swept or silence.until > now:
                 continue
             queued += self._realert(silence, now)

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check.register(sub)
-    for optional in ("shared.cli.drift", "shared.cli.remediate", "shared.cli.replay"):
+    for optional in ("shared.cli.drift", "shared.cli.remediate", "shared.cli.replay", "shared.cli.silence"):
         try:
             module = __import__(optional, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -8,7 +8,6 @@ events parse with ``azure.core.messaging.CloudEvent.from_dict`` and carry everyt
 from __future__ import annotations
 
 import json
-
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
