@@ -1,10 +1,9 @@
-"""HTTP API (function key): health, drift for dashboards, on-demand verification."""
+"""HTTP API (function key): health, drift for dashboards, read-only verification, queued remediation."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from typing import Any
 
@@ -15,10 +14,6 @@ from shared.settings import Settings
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
-_CLUSTER = re.compile(
-    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.containerservice/managedclusters/[^/]+$",
-    re.I,
-)
 
 
 def _json(body: Any, status: int = 200) -> func.HttpResponse:
@@ -83,42 +78,83 @@ def drift_target(req: func.HttpRequest) -> func.HttpResponse:
     return _json({"targets": body})
 
 
-@bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
-def verify(req: func.HttpRequest) -> func.HttpResponse:
-    from shared import ids, orchestration
-    from shared.discovery import targets_for_cluster
-    from shared.gather.reader import ArmReader
-    from shared.model import Trigger
-    from shared.workqueue import WorkItem
+def _cluster_from_body(req: func.HttpRequest) -> str | func.HttpResponse:
+    """The ``cluster_id`` of a JSON body, exactly an AKS cluster id; else a 400 saying why."""
+    from shared import ids
 
     try:
         body = req.get_json()
     except ValueError:
         return _problem(400, 'body must be JSON: {"cluster_id": "<AKS cluster resource id>"}')
     cluster_id = body.get("cluster_id") if isinstance(body, dict) else None
-    if not isinstance(cluster_id, str) or not _CLUSTER.match(cluster_id.strip()):
-        return _problem(400, "cluster_id must be an AKS cluster resource id")
+    if not isinstance(cluster_id, str) or not ids.is_shaped(cluster_id.strip(), "cluster"):
+        return _problem(
+            400,
+            "cluster_id must be exactly an AKS cluster resource id: /subscriptions/<guid>/resourceGroups/"
+            "<name>/providers/Microsoft.ContainerService/managedClusters/<name> (no dot segments or extra path)",
+        )
+    return cluster_id.strip()
+
+
+@bp.route(route="verify", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def verify(req: func.HttpRequest) -> func.HttpResponse:
+    """Read-only: verify the cluster's targets now and return the findings. Writes nothing, in
+    ARM or in the ledger, whatever GUARD_MODE says (remediation on demand: POST /api/remediate)."""
+    from shared import ids, orchestration
+    from shared.discovery import targets_for_cluster
+    from shared.gather.reader import ArmReader
+    from shared.verification import verify_one
+
+    cluster_id = _cluster_from_body(req)
+    if isinstance(cluster_id, func.HttpResponse):
+        return cluster_id
     svc = orchestration.services()
     if not svc.settings.watches(ids.subscription_of(cluster_id)):
         return _problem(403, "the cluster's subscription is not in GUARD_SUBSCRIPTIONS")
-    found = targets_for_cluster(ArmReader(svc.clients), cluster_id.strip())
+    reader = ArmReader.for_settings(svc.clients, svc.settings)
+    found = targets_for_cluster(reader, cluster_id)
+    if not found.targets:
+        return _problem(
+            404, "; ".join(found.problems) or "the cluster is not a target (no backup instance or vault tag)"
+        )
+    results = []
+    for target in found.targets:
+        checked = verify_one(target, reader, incluster_checks=svc.settings.incluster_checks)
+        results.append({**target.to_dict(), "findings": [f.to_dict() for f in checked.findings]})
+    return _json({"targets": results, "problems": list(found.problems)})
+
+
+@bp.route(route="remediate", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def remediate(req: func.HttpRequest) -> func.HttpResponse:
+    """Queue a reconcile of the cluster's targets through the normal debounced queue: 202 with the
+    work items (the queue worker re-reads everything and applies only consented fixes)."""
+    from shared import ids, orchestration
+    from shared.discovery import targets_for_cluster
+    from shared.gather.reader import ArmReader
+    from shared.model import Trigger
+
+    cluster_id = _cluster_from_body(req)
+    if isinstance(cluster_id, func.HttpResponse):
+        return cluster_id
+    svc = orchestration.services()
+    if svc.queue is None or svc.work is None:
+        return _problem(503, "no queue: storage is not configured")
+    if not svc.settings.watches(ids.subscription_of(cluster_id)):
+        return _problem(403, "the cluster's subscription is not in GUARD_SUBSCRIPTIONS")
+    found = targets_for_cluster(ArmReader.for_settings(svc.clients, svc.settings), cluster_id)
     if not found.targets:
         return _problem(
             404, "; ".join(found.problems) or "the cluster is not a target (no backup instance or vault tag)"
         )
     trigger = Trigger(
-        "http", req.headers.get("x-ms-client-request-id") or uuid.uuid4().hex, "POST /api/verify"
+        "http", req.headers.get("x-ms-client-request-id") or uuid.uuid4().hex, "POST /api/remediate"
     )
-    results = []
-    for target in found.targets:
-        done = orchestration.process(WorkItem(target, trigger), svc)
-        if done.result is None:
-            continue
-        results.append(
-            {
-                **target.to_dict(),
-                "outcomes": [o.to_dict() for o in done.result.outcomes],
-                "findings": [f.to_dict() for f in done.result.after_findings],
-            }
-        )
-    return _json({"targets": results})
+    queued = orchestration.enqueue_targets(svc, found.targets, trigger)
+    return _json(
+        {
+            "enqueued": [json.loads(item.to_json()) for item in queued.enqueued],
+            "coalesced": queued.coalesced,
+            "delay_seconds": svc.settings.debounce_seconds,
+        },
+        202,
+    )

@@ -66,6 +66,14 @@ _SCOPE_TITLES = {
 
 _SPECS: tuple[CheckSpec, ...] = (
     _spec(
+        "target.consent",
+        "The cluster consents to being guarded for this Backup vault",
+        "consent",
+        "none",
+        "fail",
+        DOC_CONCEPT,
+    ),
+    _spec(
         "cluster.identity",
         "Cluster uses a managed identity",
         "cluster",

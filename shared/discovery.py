@@ -3,7 +3,13 @@
 - every backup instance of datasource type managedClusters (case-insensitive) in a watched vault;
 - every cluster tagged ``aks-backup-guard-vault=<vault id>`` without an instance in that vault
   ("prepare" targets);
-- every cluster named in a vault's ``aks-backup-guard-restore-targets`` tag ("restore" targets).
+- every cluster named in a vault's restore-target tags ("restore" targets): every tag whose name
+  starts with ``aks-backup-guard-restore-target`` holds one cluster id.
+
+Tags are written by whoever owns one resource group, so discovery only *finds* candidates: a
+tag-named cluster or vault must be exactly such an id (else a problem line), and one outside
+``GUARD_SUBSCRIPTIONS`` is never a target (a problem line, and nothing is read there). Whether
+the Guard may write for a target is the consent rule's business (shared/consent.py).
 
 Targets opted out with ``aks-backup-guard=ignore`` on the cluster or the vault are left out;
 ``report-only`` targets are kept (the planner will not write for them).
@@ -17,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shared import ids
+from shared.consent import restore_target_ids
 from shared.gather.reader import ArmReader
 from shared.model import (
     OPT_OUT_TAG,
-    RESTORE_TARGETS_TAG,
     VAULT_TAG,
     ClusterInfo,
     Target,
@@ -73,8 +79,18 @@ def discover(reader: ArmReader, subscriptions: Iterable[str], *, max_workers: in
 
     found: dict[str, Target] = {}
     ignored: dict[str, Target] = {}
+    watched = set(subs) if reader.watched is None else set(reader.watched)
 
     def add(target: Target) -> None:
+        outside = [
+            rid for rid in (target.cluster_id, target.vault_id) if ids.subscription_of(rid) not in watched
+        ]
+        if outside:
+            problems.append(
+                f"{target.kind} target {target.cluster_id} | {target.vault_id} left out: "
+                f"{outside[0]} is outside GUARD_SUBSCRIPTIONS"
+            )
+            return
         cluster = clusters.get(ids.normalize(target.cluster_id))
         vault = vaults.get(ids.normalize(target.vault_id))
         bucket = ignored if _ignored(cluster, vault) else found
@@ -86,20 +102,28 @@ def discover(reader: ArmReader, subscriptions: Iterable[str], *, max_workers: in
             problems.append(f"vault {vault.id}: {instances.reason}")
             continue
         for bi in instances:
-            if bi.cluster_id:
+            if ids.is_shaped(bi.cluster_id, "cluster"):
                 add(Target(bi.cluster_id, vault.id, "backup", bi.id))
+            elif bi.cluster_id:
+                problems.append(f"backup instance {bi.id}: datasource {bi.cluster_id!r} is not a cluster id")
     for cluster in clusters.values():
-        vault_id = ids.tag(cluster.tags, VAULT_TAG)
-        if vault_id and ids.is_shaped(vault_id.strip(), "backup-vault"):
-            target = Target(cluster.id, vault_id.strip(), "prepare")
+        vault_id = (ids.tag(cluster.tags, VAULT_TAG) or "").strip()
+        if ids.is_shaped(vault_id, "backup-vault"):
+            target = Target(cluster.id, vault_id, "prepare")
             if target.key not in found and target.key not in ignored:
                 add(target)
+        elif vault_id:
+            problems.append(f"cluster {cluster.id}: tag {VAULT_TAG}={vault_id!r} is not exactly a vault id")
     for vault in vaults.values():
-        for cluster_id in (ids.tag(vault.tags, RESTORE_TARGETS_TAG) or "").split(","):
-            if ids.is_shaped(cluster_id.strip(), "cluster"):
-                target = Target(cluster_id.strip(), vault.id, "restore")
-                if target.key not in found and target.key not in ignored:
-                    add(target)
+        listed, malformed = restore_target_ids(vault.tags)
+        problems += [
+            f"vault {vault.id}: restore-target tag value {bad!r} is not exactly a cluster id"
+            for bad in malformed
+        ]
+        for cluster_id in listed:
+            target = Target(cluster_id, vault.id, "restore")
+            if target.key not in found and target.key not in ignored:
+                add(target)
     order = sorted(found.values(), key=lambda t: t.key)
     return Discovery(tuple(order), tuple(problems), tuple(sorted(ignored.values(), key=lambda t: t.key)))
 
@@ -115,8 +139,14 @@ def targets_for_cluster(reader: ArmReader, cluster_id: str) -> Discovery:
         return Discovery((), (f"cluster {cluster_id}: {instances.reason}",))
     targets: dict[str, Target] = {}
     ignored: dict[str, Target] = {}
+    problems: list[str] = []
     for bi in instances:
         vault_id = bi.id[: bi.id.lower().find("/backupinstances/")]
+        if not ids.is_shaped(vault_id, "backup-vault"):
+            continue
+        if not reader.in_bounds(ids.subscription_of(vault_id)):
+            problems.append(f"backup instance {bi.id}: its vault is outside GUARD_SUBSCRIPTIONS")
+            continue
         # The cluster id as ARM spells it (the cluster, else the instance's datasource), never the
         # caller's string: it becomes a role-assignment scope.
         arm_cluster_id = cluster_info.id if cluster_info else bi.cluster_id
@@ -125,12 +155,17 @@ def targets_for_cluster(reader: ArmReader, cluster_id: str) -> Discovery:
         target = Target(arm_cluster_id, vault_id, "backup", bi.id)
         bucket = ignored if _ignored(cluster_info) else targets
         bucket.setdefault(target.key, target)
-    tagged = ids.tag(cluster_info.tags, VAULT_TAG) if cluster_info else None
-    if cluster_info and tagged and ids.is_shaped(tagged.strip(), "backup-vault"):
-        target = Target(cluster_info.id, tagged.strip(), "prepare")
-        if target.key not in targets and target.key not in ignored:
+    tagged = (ids.tag(cluster_info.tags, VAULT_TAG) or "").strip() if cluster_info else ""
+    if cluster_info and ids.is_shaped(tagged, "backup-vault"):
+        target = Target(cluster_info.id, tagged, "prepare")
+        if not reader.in_bounds(ids.subscription_of(tagged)):
+            problems.append(
+                f"cluster {cluster_info.id}: tagged vault {tagged} is outside GUARD_SUBSCRIPTIONS"
+            )
+        elif target.key not in targets and target.key not in ignored:
             (ignored if _ignored(cluster_info) else targets)[target.key] = target
-    problems: tuple[str, ...] = ()
+    elif tagged:
+        problems.append(f"cluster {cluster_id}: tag {VAULT_TAG}={tagged!r} is not exactly a vault id")
     if isinstance(cluster, Unreadable) and not targets:
-        problems = (f"cluster {cluster_id}: {cluster.reason}",)
-    return Discovery(tuple(targets.values()), problems, tuple(ignored.values()))
+        problems.append(f"cluster {cluster_id}: {cluster.reason}")
+    return Discovery(tuple(targets.values()), tuple(problems), tuple(ignored.values()))

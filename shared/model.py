@@ -68,6 +68,11 @@ STAGING_RG_TAG = "aks-backup-guard-staging-rg"
 STAGING_STORAGE_TAG = "aks-backup-guard-staging-storage"
 STORAGE_ACCOUNT_TAG = "aks-backup-guard-storage-account"
 BLOB_CONTAINER_TAG = "aks-backup-guard-blob-container"
+CONSENT_TAG = "aks-backup-guard-allow"
+"""Consent tags: ``aks-backup-guard-allow`` or ``aks-backup-guard-allow-<anything>``, one id each
+(a requester vault or cluster, its resource group or its subscription); docs/trust-model.md."""
+RESTORE_TARGET_TAG_PREFIX = "aks-backup-guard-restore-target"
+"""Restore-target tags on a vault: any name starting so (``...-targets`` included), one cluster id each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +227,7 @@ class StorageAccountInfo:
     public_network_access: str | None = None  # Enabled | Disabled | SecuredByPerimeter | None
     allow_shared_key_access: bool | None = None  # None means the default (allowed)
     private_endpoint_count: int = 0
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +292,23 @@ class VeleroResult:
     detail: str
 
 
+Tags: TypeAlias = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentFacts:
+    """What the consent rule reads (docs/trust-model.md): the tags of every scope the Guard might
+    write to, of their resource groups and subscriptions (keyed by normalised id; a scope outside
+    GUARD_SUBSCRIPTIONS is Unreadable), and the operator's trust domains (GUARD_TRUST_DOMAINS)."""
+
+    scope_tags: Mapping[str, Read[Tags]] = field(default_factory=dict)
+    trust_domains: tuple[str, ...] = ()
+
+    def tags_of(self, resource_id: str) -> Read[Tags] | None:
+        """The tags read for ``resource_id``; None when it was not read at all."""
+        return self.scope_tags.get(ids.normalize(resource_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything read from ARM for one target, at one moment.
@@ -309,6 +332,7 @@ class Snapshot:
     node_subnet_nsgs: Read[tuple[NsgInfo, ...]]
     policy_assignments: Read[tuple[PolicyAssignmentInfo, ...]]
     velero: Read[VeleroResult] | None = None
+    consent: ConsentFacts = field(default_factory=ConsentFacts)
 
     @property
     def opt_out(self) -> OptOut:

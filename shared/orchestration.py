@@ -150,7 +150,7 @@ def _from_index(svc: Services, rt: Route) -> list[Target]:
 
 def _from_arm(svc: Services, rt: Route) -> list[Target]:
     """Targets from live ARM when the index does not know them (new cluster/vault, or no ledger)."""
-    reader = ArmReader(svc.clients, bulk=False)
+    reader = ArmReader.for_settings(svc.clients, svc.settings)
     if rt.kind == "cluster":
         return list(targets_for_cluster(reader, rt.resource_id).targets)
     if rt.kind == "vault":
@@ -162,7 +162,7 @@ def _from_arm(svc: Services, rt: Route) -> list[Target]:
     if svc.ledger is not None:
         return []
     # No index (the CLI without storage): find the subscription's targets whose scopes relate.
-    bulk = ArmReader(svc.clients, bulk=True)
+    bulk = ArmReader.for_settings(svc.clients, svc.settings, bulk=True)
     found = discover(bulk, [ids.subscription_of(rt.resource_id)])
     related = []
     for v in verify(list(found.targets), bulk, incluster_checks=False):
@@ -217,10 +217,29 @@ def _route_one(event: ArmEvent, svc: Services, report: EventReport, *, now: date
         extra={"event_id": event.id, "subject": event.subject},
     )
     trigger = Trigger("event", event.id, f"{event.type} {event.operation_name}".strip())
+    queued = enqueue_targets(svc, targets, trigger, now=now)
+    report.enqueued += queued.enqueued
+    report.coalesced += queued.coalesced
+
+
+@dataclass
+class Enqueued:
+    enqueued: list[WorkItem] = field(default_factory=list)
+    coalesced: int = 0
+
+
+def enqueue_targets(
+    svc: Services, targets: Iterable[Target], trigger: Trigger, *, now: datetime | None = None
+) -> Enqueued:
+    """One debounced verification per target (the event path and on-demand remediation share it).
+
+    Without storage the items are only returned (the CLI runs them inline). A target already
+    queued within ``GUARD_DEBOUNCE_SECONDS`` is coalesced. Storage failures raise."""
+    out = Enqueued()
     for target in targets:
         item = WorkItem(target, trigger)
         if svc.work is None or svc.queue is None:
-            report.enqueued.append(item)
+            out.enqueued.append(item)
             continue
         if svc.work.claim(target, window_seconds=svc.settings.debounce_seconds, now=now):
             try:
@@ -228,9 +247,10 @@ def _route_one(event: ArmEvent, svc: Services, report: EventReport, *, now: date
             except Exception:
                 svc.work.release(target)  # else the marker would swallow the redelivered event
                 raise
-            report.enqueued.append(item)
+            out.enqueued.append(item)
         else:
-            report.coalesced += 1
+            out.coalesced += 1
+    return out
 
 
 # ------------------------------------------------------------------------------------ scans
@@ -266,7 +286,7 @@ def start_scan(svc: Services, *, now: datetime | None = None) -> ScanReport:
         raise RuntimeError("a scheduled scan needs storage (AzureWebJobsStorage or GUARD_STORAGE_CONNECTION)")
     now = now or datetime.now(UTC)
     scan_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    reader = ArmReader(svc.clients, bulk=True)
+    reader = ArmReader.for_settings(svc.clients, svc.settings, bulk=True)
     found = discover(reader, svc.settings.subscriptions)
     _SCAN_READERS.put(scan_id, reader)
     delays = spread_delays(found.targets)
@@ -296,14 +316,14 @@ class _ScanReaders:
         with self._lock:
             self._readers[scan_id] = (time.monotonic(), reader)
 
-    def get(self, scan_id: str, clients: ArmClients) -> ArmReader:
+    def get(self, scan_id: str, svc: Services) -> ArmReader:
         with self._lock:
             expired = [k for k, (t, _) in self._readers.items() if time.monotonic() - t > self.TTL_SECONDS]
             for key in expired:
                 del self._readers[key]
             entry = self._readers.get(scan_id)
-            if entry is None or entry[1].clients is not clients:
-                entry = (time.monotonic(), ArmReader(clients, bulk=True))
+            if entry is None or entry[1].clients is not svc.clients:
+                entry = (time.monotonic(), ArmReader.for_settings(svc.clients, svc.settings, bulk=True))
                 self._readers[scan_id] = entry
             return entry[1]
 
@@ -326,13 +346,21 @@ def process(item: WorkItem, svc: Services, *, now: datetime | None = None) -> Pr
     """Reconcile one target and record it. Safe to repeat (at-least-once delivery)."""
     if item.trigger.kind == "event" and svc.work is not None:
         svc.work.release(item.target)
-    reader = _SCAN_READERS.get(item.scan_id, svc.clients) if item.scan_id else None
+    reader = _SCAN_READERS.get(item.scan_id, svc) if item.scan_id else None
     with telemetry.span("reconcile", target=item.target.key, trigger=item.trigger.kind) as span:
         result = reconcile(item.target, svc.settings, svc.clients, reader=reader)
         telemetry.annotate(span, result)
     if result.before.snapshot.opt_out == "ignore":
         return Processed(item, None)
     transitions = writes = 0
+    if result.retired is not None:
+        if svc.ledger is not None:
+            writes = svc.ledger.retire(item.target, result.retired, trigger=item.trigger, now=now)
+            if svc.queue is not None:
+                svc.queue.nudge_alerts()
+        if item.scan_id and svc.queue is not None and svc.queue.pending() <= 1:
+            finish_scan(svc, item.scan_id, now=now)
+        return Processed(item, result, 1, writes)
     if svc.ledger is not None:
         # ``observed``: the drift as seen before the fix, so history (and one alert) shows both.
         recorded = svc.ledger.record(

@@ -12,6 +12,15 @@ assignment in listings, so a ``role.*`` check whose assignment this run just cre
 already present) and that still reads ``fail`` is reported ``pass`` "(pending propagation)"
 instead of flapping.
 
+Fresh reads before writing: when the first verification came from a reader that may hold older
+listings (a scan's bulk reader, or one passed in), everything is read again through a fresh
+reader and planned again on that snapshot, so the consent rule, opt-out tags, the principal and
+the target's existence are all re-checked on reads taken right before the write.
+
+Retired targets: a target whose instance, cluster or vault is gone, or whose vault/restore tag no
+longer names it (:func:`shared.consent.no_longer_guarded`), gets no writes; the result carries
+``retired`` with the reason, for the ledger to record once and forget the target.
+
 Chaining: installing the backup extension creates the extension identity, which makes the
 ``role.extension-blob-contributor-on-storage`` row (and the storage network rule for the new
 storage account) plannable. When an extension install was applied, reconcile plans once more on
@@ -23,12 +32,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from shared import ids
+from shared import consent, ids
 from shared.arm import ArmClients
 from shared.checks import evaluate
 from shared.gather.reader import ArmReader
 from shared.gather.snapshot import gather
-from shared.model import OPT_OUT_TAG, ClusterInfo, Finding, Outcome, Snapshot, Status, Target, VaultInfo
+from shared.model import Finding, Outcome, Snapshot, Status, Target
 from shared.remediation.apply import apply
 from shared.remediation.plan import (
     Action,
@@ -60,6 +69,7 @@ class ReconcileResult:
     plan: Plan
     outcomes: tuple[Outcome, ...]
     after_findings: tuple[Finding, ...]
+    retired: str | None = None  # why the target is no longer guarded (nothing was written)
 
     @property
     def target(self) -> Target:
@@ -103,20 +113,6 @@ def mark_pending_propagation(findings: list[Finding], outcomes: list[Outcome]) -
     return tuple(out)
 
 
-def _opted_out_since(target: Target, clients: ArmClients, reader: ArmReader) -> str:
-    """A scan's reader may hold tags listed minutes ago: before writing, re-read the cluster and the
-    vault (two GETs, only when there is something to write) and honour an opt-out added since."""
-    if not reader.bulk:
-        return ""
-    fresh = ArmReader(clients, bulk=False)
-    for resource in (fresh.cluster(target.cluster_id), fresh.vault(target.vault_id)):
-        if isinstance(resource, (ClusterInfo, VaultInfo)):
-            value = (ids.tag(resource.tags, OPT_OUT_TAG) or "").strip().lower()
-            if value in ("ignore", "report-only"):
-                return f"opted out ({OPT_OUT_TAG}={value} on {resource.name})"
-    return ""
-
-
 def reconcile(
     target: Target,
     settings: Settings,
@@ -133,17 +129,32 @@ def reconcile(
     run concurrently for the same target: every write is idempotent, so a second run writes
     nothing.
     """
-    reader = reader or ArmReader(clients, bulk=False)
+    own_reader = reader is None
+    reader = reader or ArmReader.for_settings(clients, settings)
     incluster = settings.incluster_checks
     before = verify_one(target, reader, incluster_checks=incluster)
+    gone = consent.no_longer_guarded(before.snapshot)
+    if gone:
+        log.info("target %s is no longer guarded: %s", target.key, gone)
+        return ReconcileResult(before, Plan((), ()), (), before.findings, retired=gone)
     first = plan(before.snapshot, before.findings, settings)
     if not first.actions:
         return ReconcileResult(before, first, tuple(first.skipped), before.findings)
     reason = "dry run" if dry_run else "report mode" if not settings.enforce else ""
-    reason = reason or _opted_out_since(target, clients, reader)
     if reason:
         outcomes = [*first.skipped, *(a.outcome("skipped", reason) for a in first.actions)]
         return ReconcileResult(before, first, tuple(outcomes), before.findings)
+    if reader.bulk or not own_reader:
+        # Re-read everything right before writing and plan again on what is true now.
+        reader = reader.fresh()
+        before = verify_one(target, reader, incluster_checks=incluster)
+        gone = consent.no_longer_guarded(before.snapshot)
+        if gone:
+            log.info("target %s is no longer guarded: %s", target.key, gone)
+            return ReconcileResult(before, Plan((), ()), (), before.findings, retired=gone)
+        first = plan(before.snapshot, before.findings, settings)
+        if not first.actions:
+            return ReconcileResult(before, first, tuple(first.skipped), before.findings)
 
     actions = list(first.actions)
     skipped = list(first.skipped)

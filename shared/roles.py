@@ -197,14 +197,6 @@ def _principal(snapshot: Snapshot, assignee: Assignee) -> tuple[str | None, Gap 
     return extension.principal_id, None
 
 
-def _is_arm_id(value: str) -> bool:
-    try:
-        ids.subscription_of(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _staging_scope(
     snapshot: Snapshot, tag_name: str, *, resource_group: bool
 ) -> tuple[str | None, Gap | None]:
@@ -216,11 +208,14 @@ def _staging_scope(
             f"staging is configured on the vault but tag {tag_name} is missing or empty", unknown=False
         )
     value = value.strip()
-    if not _is_arm_id(value) or (resource_group and ids.resource_group_id(value) is None):
-        kind = "resource group id" if resource_group else "storage account id"
-        return None, Gap(f"vault tag {tag_name}={value!r} is not a {kind}", unknown=False)
-    if resource_group:
-        return ids.resource_group_id(value), None
+    kind = "resource-group" if resource_group else "storage-account"
+    if not ids.is_shaped(value, kind):
+        # Exactly a resource group (or storage account) id: a resource inside a group, a trailing
+        # slash or a dot segment is a bad tag, never cut down to a parent scope.
+        return None, Gap(
+            f"vault tag {tag_name}={value!r} is not exactly a {kind.replace('-', ' ')} id",
+            unknown=False,
+        )
     return value, None
 
 

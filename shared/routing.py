@@ -50,6 +50,14 @@ def _rule(name: str, pattern: str, kind: RouteKind, *operations: str) -> RouteRu
 
 ROUTES: tuple[RouteRule, ...] = (
     _rule(
+        # Tags API writes (consent and vault tags set with `az tag update`): re-verify what depends
+        # on the tagged scope. Before the generic rules, whose patterns would claim the subject.
+        "tags",
+        rf"^(?P<id>/subscriptions/{_SEG}.*?)/providers/Microsoft\.Resources/tags/default$",
+        "scope",
+        "Microsoft.Resources/tags/write",
+    ),
+    _rule(
         "role-assignment",
         rf"^(?P<id>(?:/subscriptions/{_SEG}.*?)?)/providers/Microsoft\.Authorization/roleAssignments/{_SEG}$",
         "scope",
@@ -149,6 +157,10 @@ def route(event: ArmEvent, settings: Settings) -> Decision:
         cluster = _ROUTE_BY_NAME["cluster"].pattern.match(event.topic)
         if cluster is None:
             return Decision(None, f"AKS event whose topic is not a cluster id: {event.topic!r}")
+        if event.subject.strip().lower() != ids.name_of(cluster.group("id")).lower():
+            return Decision(
+                None, f"AKS event whose subject {event.subject!r} is not the topic's cluster name"
+            )
         return _watched(event, settings, Route("cluster", cluster.group("id"), "aks-system-topic"))
     if event.type not in SUBSCRIPTION_EVENT_TYPES:
         return Decision(None, f"event type {event.type} is not routed")
@@ -161,11 +173,16 @@ def route(event: ArmEvent, settings: Settings) -> Decision:
 
 
 def _watched(event: ArmEvent, settings: Settings, candidate: Route) -> Decision:
+    """An event is watched by the subscription of the resource it routes to, not by what its
+    envelope (topic, data.subscriptionId) claims: a payload never widens what the Guard reads."""
     if not ids.is_clean(candidate.resource_id):
         return Decision(None, f"subject names no valid resource id: {event.subject!r}")
-    sub = event.subscription_id
-    if sub is None or not settings.watches(sub):
-        return Decision(None, f"subscription {sub or '?'} is not watched")
+    sub = ids.subscription_of(candidate.resource_id)
+    if not settings.watches(sub):
+        return Decision(None, f"subscription {sub} is not watched")
+    topic = (event.topic or "").strip()
+    if ids.shape_of(topic) == "subscription" and ids.subscription_of(topic) != sub:
+        return Decision(None, f"event from topic {topic} names a resource in subscription {sub}")
     return Decision(candidate)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from shared import ids
 from shared.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ class Settings:
     extension_storage_account_id: str | None = None
     extension_blob_container: str | None = None
     debounce_seconds: float = 30.0
+    trust_domains: tuple[str, ...] = ()
     arm: ArmSettings = field(default_factory=ArmSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -214,8 +216,10 @@ class Settings:
         if alerts.email_to and not alerts.email_from:
             raise ConfigError("GUARD_EMAIL_FROM is required when GUARD_EMAIL_TO is set")
         alerts = _alert_routing(reader, env, alerts)
+        trust_domains = _trust_domains(reader.csv("GUARD_TRUST_DOMAINS"), subs)
         return cls(
             subscriptions=subs,
+            trust_domains=trust_domains,
             mode=mode,  # type: ignore[arg-type]  # validated above
             remediate_cluster=reader.boolean("GUARD_REMEDIATE_CLUSTER", False),
             incluster_checks=reader.boolean("GUARD_INCLUSTER_CHECKS", False),
@@ -277,6 +281,22 @@ def _alert_routing(reader: _Reader, env: Mapping[str, str], alerts: AlertSetting
         owner_tag=reader.text("GUARD_OWNER_TAG", "owner"),
         report_url=report_url,
     )
+
+
+def _trust_domains(values: tuple[str, ...], subscriptions: tuple[str, ...]) -> tuple[str, ...]:
+    """GUARD_TRUST_DOMAINS: subscription or resource group ids, each inside GUARD_SUBSCRIPTIONS."""
+    watched = {s.lower() for s in subscriptions}
+    out: list[str] = []
+    for value in values:
+        if ids.shape_of(value) not in ("subscription", "resource-group"):
+            raise ConfigError(
+                f"GUARD_TRUST_DOMAINS: {value!r} is not a subscription id (/subscriptions/<guid>) "
+                "or a resource group id (/subscriptions/<guid>/resourceGroups/<name>)"
+            )
+        if ids.subscription_of(value) not in watched:
+            raise ConfigError(f"GUARD_TRUST_DOMAINS: {value!r} lies outside GUARD_SUBSCRIPTIONS")
+        out.append(value)
+    return tuple(out)
 
 
 class _Reader:

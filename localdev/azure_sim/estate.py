@@ -87,6 +87,8 @@ def _load_subscription(store: Store, spec: dict[str, Any]) -> None:
     store.subscriptions[sub.lower()] = shapes.subscription(
         sub, str(spec.get("display_name", sub)), store.tenant
     )
+    if spec.get("tags"):
+        store.subscriptions[sub.lower()]["tags"] = {str(k): str(v) for k, v in spec["tags"].items()}
     for namespace, state in (spec.get("providers") or {}).items():
         store.provider(sub, str(namespace)).state = str(state)
     for pa in spec.get("policy_assignments") or []:

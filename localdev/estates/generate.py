@@ -35,6 +35,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from shared.model import CONSENT_TAG
+
 Estate = dict[str, Any]
 
 TENANT = "4b2c9f1e-7d3a-4e5b-9c8d-1f2e3a4b5c6d"
@@ -289,6 +291,8 @@ class _Subscription:
         return {
             "id": self.id,
             "display_name": f"contoso-aks-{self.env}",
+            # One platform team owns the subscription: its consent (docs/trust-model.md).
+            "tags": {CONSENT_TAG: self.scope},
             "policy_assignments": [
                 {
                     "name": "k8s-no-privileged",

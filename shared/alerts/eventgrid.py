@@ -71,6 +71,7 @@ EVENT_TYPES: dict[TransitionKind, str] = {
     TransitionKind.BECAME_UNKNOWN: "AksBackupGuard.VerificationUnknown",
     TransitionKind.BACK_TO_KNOWN: "AksBackupGuard.VerificationRestored",
     TransitionKind.STILL_FAILING: "AksBackupGuard.DriftReminder",
+    TransitionKind.NO_LONGER_GUARDED: "AksBackupGuard.TargetRetired",
 }
 
 # Event Grid accepts at most 1 MB per publish request; stay well below it by splitting a message

@@ -37,6 +37,7 @@ KIND_TEXT = {
     TransitionKind.BECAME_UNKNOWN: "Became unknown",
     TransitionKind.BACK_TO_KNOWN: "Back to known",
     TransitionKind.STILL_FAILING: "Still failing (reminder)",
+    TransitionKind.NO_LONGER_GUARDED: "No longer guarded",
 }
 _MARK = {
     "fail": "\u274c",

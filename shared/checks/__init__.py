@@ -6,6 +6,7 @@ Which ids each target kind gets (see :func:`shared.catalog.ids_for_kind`):
 - ``restore``: every catalog id except ``extension.installed`` (``restore-target.extension``
   applies the same rule under its own id).
 
+Failing findings whose fix the consent rule refuses say so (:func:`consent.explain_refusals`).
 Nothing is omitted otherwise: a check that does not apply reports ``not-applicable`` with the
 reason, so the ledger sees every id. No I/O, no logging; safe to call any number of times.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from shared.catalog import CHECK_IDS, ids_for_kind
 from shared.checks import (
     cluster,
+    consent,
     extension,
     incluster,
     network,
@@ -32,6 +34,7 @@ from shared.model import Finding, Snapshot, Status
 Check = Callable[[Snapshot], Finding]
 
 SINGLE_CHECKS: dict[str, Check] = {
+    "target.consent": consent.check_target_consent,
     "cluster.identity": cluster.check_identity,
     "cluster.kubernetes-version": cluster.check_kubernetes_version,
     "cluster.disk-csi-driver": cluster.check_disk_csi_driver,
@@ -69,7 +72,7 @@ def evaluate(snapshot: Snapshot, *, incluster_checks: bool = False) -> list[Find
     )
     for finding in role_checks.check_roles(snapshot):
         found[finding.check] = finding
-    return [found[check_id] for check_id in wanted]
+    return consent.explain_refusals(snapshot, [found[check_id] for check_id in wanted])
 
 
 def summarize(findings: list[Finding]) -> dict[Status, int]:

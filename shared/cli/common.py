@@ -65,14 +65,14 @@ def load_settings(args: argparse.Namespace) -> Settings:
 def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) -> tuple[Discovery, ArmReader]:
     """The targets named by the selectors, and the reader to gather them with."""
     if args.cluster:
-        reader = ArmReader(clients, bulk=False)
+        reader = ArmReader.for_settings(clients, settings)
         found = targets_for_cluster(reader, args.cluster.strip())
         if args.vault:
             found = Discovery(
                 tuple(t for t in found.targets if ids.same(t.vault_id, args.vault.strip())), found.problems
             )
         return found, reader
-    reader = ArmReader(clients, bulk=True)
+    reader = ArmReader.for_settings(clients, settings, bulk=True)
     subs = settings.subscriptions if not args.vault else (ids.subscription_of(args.vault),)
     found = discover(reader, subs)
     if args.vault:

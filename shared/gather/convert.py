@@ -41,6 +41,11 @@ def _text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+def tags_of(obj: Any) -> dict[str, str]:
+    """The ``tags`` of an SDK model (resource group, resource, or the Tags API's ``properties``)."""
+    return _tags(obj)
+
+
 def _tags(obj: Any) -> dict[str, str]:
     tags = getattr(obj, "tags", None) or {}
     return {str(k): str(v) for k, v in dict(tags).items()}
@@ -164,6 +169,7 @@ def storage_account(sa: Any) -> StorageAccountInfo:
         public_network_access=_text(dig(props, "public_network_access")),
         allow_shared_key_access=dig(props, "allow_shared_key_access"),
         private_endpoint_count=len(dig(props, "private_endpoint_connections") or []),
+        tags=_tags(sa),
     )
 
 

@@ -12,6 +12,10 @@ Two modes, same methods:
 
 Reads are single-flight (two threads asking for the same thing share one request) and limited
 to ``concurrency_per_subscription`` in flight per subscription.
+
+Reads stay inside ``GUARD_SUBSCRIPTIONS``: a reader built with :meth:`ArmReader.for_settings` (as
+every production path does) answers a read in any other subscription with ``Unreadable`` without
+sending it, whatever a tag, an extension setting or a backup instance names.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from azure.core.exceptions import AzureError
 
@@ -44,6 +48,9 @@ from shared.model import (
     VaultInfo,
     VeleroResult,
 )
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +94,35 @@ class _Done:
 
 
 class ArmReader:
-    def __init__(self, clients: ArmClients, *, bulk: bool = False) -> None:
+    def __init__(
+        self,
+        clients: ArmClients,
+        *,
+        bulk: bool = False,
+        watched: Iterable[str] | None = None,
+        trust_domains: Iterable[str] = (),
+    ) -> None:
         self.clients = clients
         self.bulk = bulk
+        self.watched: frozenset[str] | None = (
+            None if watched is None else frozenset(s.strip().lower() for s in watched)
+        )
+        self.trust_domains: tuple[str, ...] = tuple(trust_domains)
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, ...], _Pending | _Done] = {}
         self._limits: dict[str, threading.BoundedSemaphore] = {}
+
+    @classmethod
+    def for_settings(cls, clients: ArmClients, settings: Settings, *, bulk: bool = False) -> ArmReader:
+        """A reader bounded to ``GUARD_SUBSCRIPTIONS`` that carries ``GUARD_TRUST_DOMAINS``."""
+        return cls(clients, bulk=bulk, watched=settings.subscriptions, trust_domains=settings.trust_domains)
+
+    def fresh(self) -> ArmReader:
+        """A new non-bulk reader with the same boundary and an empty cache (re-checks before writes)."""
+        return ArmReader(self.clients, bulk=False, watched=self.watched, trust_domains=self.trust_domains)
+
+    def in_bounds(self, subscription_id: str) -> bool:
+        return self.watched is None or subscription_id.strip().lower() in self.watched
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -106,6 +136,11 @@ class ArmReader:
             return sem
 
     def _once(self, key: tuple[str, ...], subscription_id: str, action: str, fn: Callable[[], T]) -> Read[T]:
+        if not self.in_bounds(subscription_id):
+            return Unreadable(
+                f"not read: subscription {subscription_id.lower()} is outside GUARD_SUBSCRIPTIONS ({action})",
+                "denied",
+            )
         with self._lock:
             entry = self._cache.get(key)
             if entry is None:
@@ -226,6 +261,51 @@ class ArmReader:
         return self._once(
             ("provider", sub.lower(), namespace.lower()), sub, f"read provider {namespace}", run
         )
+
+    def resource_groups_in(self, sub: str) -> Read[dict[str, Mapping[str, str]]]:
+        """Resource group id (normalised) -> its tags, for every group in the subscription."""
+
+        def run() -> dict[str, Mapping[str, str]]:
+            groups = self.clients.resources(sub).resource_groups.list()
+            return {ids.normalize(str(g.id)): convert.tags_of(g) for g in groups}
+
+        return self._once(("groups", sub.lower()), sub, f"list resource groups in subscription {sub}", run)
+
+    def subscription_tags(self, sub: str) -> Read[Mapping[str, str]]:
+        """The subscription's tags, from the Tags API (``.../providers/Microsoft.Resources/tags/default``)."""
+
+        def run() -> Mapping[str, str]:
+            found = self.clients.resources(sub).tags.get_at_scope(f"/subscriptions/{sub}")
+            return convert.tags_of(getattr(found, "properties", None))
+
+        return self._once(("sub-tags", sub.lower()), sub, f"read the tags of subscription {sub}", run)
+
+    def resource_group_tags(self, group_id: str) -> Read[Mapping[str, str]]:
+        """One resource group's tags: from the subscription's listing in bulk mode, else one GET."""
+        sub = ids.subscription_of(group_id)
+        if self.bulk:
+            return self._from_listing(self.resource_groups_in(sub), group_id, "resource group")
+        name = ids.resource_group_of(group_id) or ""
+
+        def run() -> Mapping[str, str]:
+            return convert.tags_of(self.clients.resources(sub).resource_groups.get(name))
+
+        return self._once(("group", ids.normalize(group_id)), sub, f"read resource group {group_id}", run)
+
+    def scope_tags(self, scope_id: str) -> Read[Mapping[str, str]]:
+        """The tags of a subscription, resource group, cluster or storage account id (else Unreadable)."""
+        kind = ids.shape_of(scope_id)
+        if kind == "subscription":
+            return self.subscription_tags(ids.subscription_of(scope_id))
+        if kind == "resource-group":
+            return self.resource_group_tags(scope_id)
+        if kind == "cluster":
+            found: Read[Any] = self.cluster(scope_id)
+        elif kind == "storage-account":
+            found = self.storage_account(scope_id)
+        else:
+            return Unreadable(f"not a scope the Guard writes to: {scope_id!r}", "error")
+        return found if isinstance(found, Unreadable) else found.tags
 
     # -- single resources ----------------------------------------------------------------------
 

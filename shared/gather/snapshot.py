@@ -6,15 +6,17 @@ raises for ARM failures: they become ``Unreadable`` fields.
 
 from __future__ import annotations
 
-from shared import ids
+from shared import consent, ids
 from shared.gather import convert
 from shared.gather.reader import ArmReader
 from shared.model import (
     STAGING_RG_TAG,
     STAGING_STORAGE_TAG,
+    STORAGE_ACCOUNT_TAG,
     BackupInstanceInfo,
     BlobContainerInfo,
     ClusterInfo,
+    ConsentFacts,
     ExtensionInfo,
     NsgInfo,
     PolicyInfo,
@@ -24,6 +26,7 @@ from shared.model import (
     StorageAccountInfo,
     Target,
     Unreadable,
+    VaultInfo,
     VeleroResult,
 )
 
@@ -104,6 +107,39 @@ def _role_scope_subscriptions(
     return subs
 
 
+def _consent_facts(
+    target: Target,
+    reader: ArmReader,
+    cluster: Read[ClusterInfo],
+    vault: Read[VaultInfo],
+    instance: Read[BackupInstanceInfo | None],
+    extension: Read[ExtensionInfo | None],
+    provider: Read[str],
+) -> ConsentFacts:
+    """Read the tags the consent rule needs for every write this target could ask for (see
+    :func:`shared.consent.gather_facts`: nothing for a single-resource-group layout)."""
+    vault_id = vault.id if isinstance(vault, VaultInfo) else target.vault_id
+    cluster_id = cluster.id if isinstance(cluster, ClusterInfo) else target.cluster_id
+    pairs: list[tuple[str | None, str | None]] = [(cluster_id, vault_id)]
+    if isinstance(provider, str) and provider.strip().lower() != "registered":
+        pairs.append((f"/subscriptions/{target.subscription_id}", cluster_id))
+    if isinstance(instance, BackupInstanceInfo):
+        pairs += [
+            (instance.snapshot_resource_group_id, vault_id),
+            (instance.snapshot_resource_group_id, cluster_id),
+        ]
+    if isinstance(extension, ExtensionInfo):
+        pairs += [(extension.storage_account_id, cluster_id), (extension.storage_account_id, vault_id)]
+    if isinstance(vault, VaultInfo):
+        pairs += [
+            ((ids.tag(vault.tags, STAGING_RG_TAG) or "").strip(), vault_id),
+            ((ids.tag(vault.tags, STAGING_STORAGE_TAG) or "").strip(), vault_id),
+        ]
+        if extension is None:  # an install may take its storage location from the vault's tags
+            pairs.append((cluster_id, (ids.tag(vault.tags, STORAGE_ACCOUNT_TAG) or "").strip()))
+    return consent.gather_facts(pairs, reader.trust_domains, reader.scope_tags)
+
+
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
     """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
     bad = Unreadable(reason, "error")
@@ -180,4 +216,5 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         node_subnet_nsgs=_nsgs(cluster, reader),
         policy_assignments=reader.policy_assignments_in(target.subscription_id),
         velero=velero,
+        consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
     )

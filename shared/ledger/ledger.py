@@ -67,7 +67,16 @@ from azure.data.tables import TableClient, TableEntity, TableServiceClient, Tabl
 from shared import ids
 from shared.errors import GuardError
 from shared.ledger import keys
-from shared.ledger.transitions import CheckState, Diff, Severity, Transition, diff, status_severity
+from shared.ledger.transitions import (
+    CheckState,
+    Diff,
+    Severity,
+    Transition,
+    TransitionKind,
+    diff,
+    status_severity,
+    transition_id,
+)
 from shared.model import Finding, Outcome, Status, Target, Trigger
 from shared.settings import Settings
 
@@ -79,6 +88,8 @@ _MAX_ATTEMPTS = 12
 OUTBOX_ALERT_PARTITION = "alert"
 OUTBOX_DIGEST_PARTITION = "digest"
 _MANIFEST_PARTITION = "_targets"
+RETIRED_CHECK = "target"
+"""The check id a ``no-longer-guarded`` transition carries: it is about the whole target."""
 _TENANT_PARTITION = "_tenant"
 
 
@@ -652,7 +663,90 @@ class Ledger:
         except ResourceNotFoundError:
             return None
 
+    def retire(self, target: Target, reason: str, *, trigger: Trigger, now: datetime | None = None) -> int:
+        """The target no longer exists (or no longer consents): record it once and forget it.
+
+        Writes one ``no-longer-guarded`` history row and one outbox alert (both with an id derived
+        from the target's current row version, so a repeat writes nothing new), then deletes the
+        target's index rows and its current row: events stop routing to it. Safe to repeat; a
+        target already gone from the ledger only has its index cleaned. Returns write requests.
+        """
+        now = now or _now()
+        pk, rk = keys.encode(target.subscription_id), keys.encode(target.key)
+        entity = self._get(self.current, pk, rk)
+        writes = 0
+        if entity is not None:
+            version = int(entity.get("Version") or 0)
+            tid = transition_id(
+                target.key, RETIRED_CHECK, TransitionKind.NO_LONGER_GUARDED, Status.NOT_APPLICABLE, None
+            )
+            tid = hashlib.sha256(f"{tid}\n{version}".encode()).hexdigest()[:32]
+            transition = Transition(
+                tid,
+                target.key,
+                RETIRED_CHECK,
+                TransitionKind.NO_LONGER_GUARDED,
+                None,
+                Status.NOT_APPLICABLE,
+                f"no longer guarded: {reason}",
+                None,
+                now,
+                now,
+                1,
+            )
+            common = {
+                "TargetKey": target.key,
+                "ClusterId": target.cluster_id,
+                "VaultId": target.vault_id,
+                "At": now,
+                "Batch": f"{version:010d}-retired",
+                "TriggerKind": trigger.kind,
+                "TriggerId": trigger.id,
+                "TriggerDetail": trigger.detail,
+                "ScanId": "",
+            }
+            hpk = keys.encode(target.key)
+            self.history_table.upsert_entity(
+                {
+                    "PartitionKey": hpk,
+                    "RowKey": f"t~{tid}",
+                    "Seq": 0,
+                    "Type": "transition",
+                    "Check": RETIRED_CHECK,
+                    "Summary": f"{transition.kind}: {reason}",
+                    **common,
+                    **json_properties("Data", transition.to_dict()),
+                },
+                mode=UpdateMode.REPLACE,
+            )
+            writes += 1
+            if self._alerts(transition):
+                writes += self._enqueue([transition], common, hpk)
+        writes += self.unindex_target(target)
+        if entity is not None:
+            try:
+                self.current.delete_entity(
+                    pk, rk, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                )
+                writes += 1
+            except ResourceNotFoundError:
+                pass
+            except ResourceModifiedError:
+                logger.info("ledger: %s changed while retiring; left for the next run", target.key)
+        logger.info("ledger: retired %s: %s", target.key, reason, extra={"target_key": target.key})
+        return writes
+
     # ------------------------------------------------------------------ target index
+
+    def unindex_target(self, target: Target) -> int:
+        """Delete every index row of ``target`` and its manifest (events stop routing to it)."""
+        writes = self.index_target(target, [])
+        try:
+            self.index.delete_entity(_MANIFEST_PARTITION, keys.encode(target.key))
+            writes += 1
+        except ResourceNotFoundError:
+            pass
+        return writes
 
     def index_target(self, target: Target, scopes: Iterable[str]) -> int:
         """Record the scopes ``target`` depends on (cluster, vault, snapshot RG, storage account...).

@@ -48,6 +48,7 @@ class TransitionKind(StrEnum):
     BECAME_UNKNOWN = "became-unknown"
     BACK_TO_KNOWN = "back-to-known"
     STILL_FAILING = "still-failing"
+    NO_LONGER_GUARDED = "no-longer-guarded"
 
 
 class Severity(StrEnum):
@@ -152,6 +153,8 @@ class Transition:
         """The higher of the severities of the previous and the new status (unknown counts as warn)."""
         if self.kind is TransitionKind.REMEDIATION_FAILED:
             return Severity.FAIL
+        if self.kind is TransitionKind.NO_LONGER_GUARDED:
+            return Severity.WARN  # people must learn that a target left the Guard's watch
         a, b = status_severity(self.previous), status_severity(self.current)
         return a if a.rank >= b.rank else b
 

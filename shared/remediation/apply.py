@@ -87,7 +87,15 @@ def _guard(action: Action, settings: Settings) -> str | None:
     """
     if not settings.enforce:
         return "report mode"
+    if ids.shape_of(action.requester) not in ("backup-vault", "cluster"):
+        return "the action names no requester vault or cluster (only planned, consented actions are written)"
     params = action.params
+    if (
+        isinstance(params, RoleAssignmentParams)
+        and settings.guard_principal_id
+        and params.principal_id.strip().lower() == settings.guard_principal_id
+    ):
+        return "the principal is the Guard's own identity: never assigned"
     if isinstance(params, RoleAssignmentParams) and params.role_guid.lower() not in ALLOWED_ROLE_GUIDS:
         return f"role {params.role_guid} is not in the role matrix"
     scope = write_scope(action)

@@ -9,7 +9,14 @@ Safety rules (DESIGN.md section 5) enforced here, before anything reaches ``appl
 - a target outside ``GUARD_SUBSCRIPTIONS`` or opted out (``aks-backup-guard=ignore|report-only``)
   gets no action; every write scope must also lie in a watched subscription;
 - role assignments come only from :func:`shared.roles.resolve_role_rows` (matrix GUID, matrix
-  scope, principal read from ARM) and the GUID must be in :data:`ALLOWED_ROLE_GUIDS`.
+  scope, principal read from ARM) and the GUID must be in :data:`ALLOWED_ROLE_GUIDS`; never to
+  the Guard's own principal (``GUARD_PRINCIPAL_ID``);
+- **consent** (docs/trust-model.md): every action names its requester (the vault or the cluster)
+  and the scope it writes; it is planned only when :func:`shared.consent.decide` allows every
+  (scope, requester) pair it needs, the target's own (cluster <- vault) included. A refusal says
+  the Guard is not authorised and carries the command the scope's owner runs to consent. An
+  extension install takes a storage location from the vault's tags only when the cluster
+  consents to that account.
 
 Refusals are returned as ``skipped`` outcomes with the reason, so they are reported, not lost.
 ``GUARD_MODE=report`` still returns the actions: :func:`shared.remediation.apply.apply` skips them
@@ -20,10 +27,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from shared import ids
+from shared import consent, ids
 from shared.catalog import CHECKS
 from shared.checks.trusted_access import BACKUP_OPERATOR_ROLE
 from shared.model import (
@@ -151,12 +158,17 @@ ActionParams = (
 
 @dataclass(frozen=True)
 class Action:
-    """One idempotent write. ``id`` is stable across runs: ``<kind>:<check id>``."""
+    """One idempotent write. ``id`` is stable across runs: ``<kind>:<check id>``.
+
+    ``requester`` is the vault or cluster on whose behalf it is made; ``scopes`` every scope whose
+    owner had to consent (the written scope first). Both are re-checked before the write."""
 
     kind: ActionKind
     check: str
     description: str
     params: ActionParams
+    requester: str = ""
+    scopes: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -171,6 +183,8 @@ class Action:
             "kind": self.kind,
             "check": self.check,
             "description": self.description,
+            "requester": self.requester,
+            "scopes": list(self.scopes),
             "params": asdict(self.params),
         }
 
@@ -227,31 +241,40 @@ def _watched(settings: Settings, resource_id: str) -> bool:
         return False
 
 
-def storage_location(snapshot: Snapshot, settings: Settings) -> tuple[str, str] | None:
-    """(storage account id, blob container) for a new extension: settings first, then cluster tags,
-    then vault tags. Both must come from the same source; None when none is complete."""
-    candidates: list[tuple[str | None, str | None]] = [
-        (settings.extension_storage_account_id, settings.extension_blob_container)
+LocationSource = Literal["settings", "cluster", "vault"]
+
+
+def storage_location(snapshot: Snapshot, settings: Settings) -> tuple[str, str, LocationSource] | None:
+    """(storage account id, blob container, source) for a new extension: settings first, then the
+    cluster's tags, then the vault's. Both must come from the same source; None when none is
+    complete. A ``vault`` location still needs the cluster's consent to the account (see plan)."""
+    candidates: list[tuple[str | None, str | None, LocationSource]] = [
+        (settings.extension_storage_account_id, settings.extension_blob_container, "settings")
     ]
-    for res in (snapshot.cluster, snapshot.vault):
+    for res, source in ((snapshot.cluster, "cluster"), (snapshot.vault, "vault")):
         if isinstance(res, (ClusterInfo, VaultInfo)):
-            candidates.append((ids.tag(res.tags, STORAGE_ACCOUNT_TAG), ids.tag(res.tags, BLOB_CONTAINER_TAG)))
-    for account, container in candidates:
+            candidates.append(
+                (ids.tag(res.tags, STORAGE_ACCOUNT_TAG), ids.tag(res.tags, BLOB_CONTAINER_TAG), source)  # type: ignore[arg-type]
+            )
+    for account, container, where in candidates:
         if account and account.strip() and container and container.strip():
-            return account.strip(), container.strip()
+            return account.strip(), container.strip(), where
     return None
 
 
-def _is_storage_account_id(value: str) -> bool:
-    parts = ids.normalize(value).split("/")
-    return (
-        len(parts) == 9
-        and parts[1] == "subscriptions"
-        and parts[3] == "resourcegroups"
-        and parts[5] == "providers"
-        and parts[6] == "microsoft.storage"
-        and parts[7] == "storageaccounts"
-    )
+def _refusal(decision: consent.Consent) -> str:
+    return f"not authorised: {decision.reason}; to consent, the scope's owner runs: {decision.command}"
+
+
+def _with_consent(action: Action, snapshot: Snapshot) -> Action | Outcome:
+    """Stamp the action with its requester and scopes, or refuse it when a consent is missing."""
+    decisions = consent.write_consents(snapshot, action.check)
+    refused = [d for d in decisions if not d.allowed]
+    if refused:
+        return action.outcome("skipped", _refusal(refused[0]))
+    requester = decisions[-1].requester  # the write's own pair (the target's when it has none)
+    scopes = tuple(dict.fromkeys(d.scope for d in reversed(decisions)))
+    return replace(action, requester=requester, scopes=scopes)
 
 
 def _role_action(resolved: ResolvedRole, settings: Settings, description: str) -> Action | Outcome:
@@ -270,6 +293,10 @@ def _role_action(resolved: ResolvedRole, settings: Settings, description: str) -
             resolved.check,
             description,
             f"scope {resolved.scope_id} is outside GUARD_SUBSCRIPTIONS",
+        )
+    if settings.guard_principal_id and resolved.principal_id.strip().lower() == settings.guard_principal_id:
+        return _skip(
+            kind, resolved.check, description, "the principal is the Guard's own identity: never assigned"
         )
     params = RoleAssignmentParams(
         scope=resolved.scope_id,
@@ -387,9 +414,20 @@ def _extension_action(snapshot: Snapshot, check: str, settings: Settings) -> Act
             "no storage location: set GUARD_EXTENSION_STORAGE_ACCOUNT_ID and GUARD_EXTENSION_BLOB_CONTAINER, "
             f"or tag the cluster or vault with {STORAGE_ACCOUNT_TAG} and {BLOB_CONTAINER_TAG}",
         )
-    account_id, container = location
-    if not _is_storage_account_id(account_id):
+    account_id, container, source = location
+    if not ids.is_shaped(account_id, "storage-account"):
         return _skip(kind, check, description, f"storage location {account_id!r} is not a storage account id")
+    if source == "vault":
+        # The cluster's backups (Secrets included) would land in that account: the cluster decides.
+        agreed = consent.decide(consent.cluster_id(snapshot), account_id, snapshot.consent)
+        if not agreed.allowed:
+            return _skip(
+                kind,
+                check,
+                description,
+                f"storage location from the vault's tags needs the cluster's consent to {account_id}: "
+                f"{_refusal(agreed)}",
+            )
     return Action(
         kind,
         check,
@@ -455,6 +493,9 @@ def plan(snapshot: Snapshot, findings: Sequence[Finding], settings: Settings) ->
         return refuse_all("target opted out (tag aks-backup-guard=ignore)")
     if snapshot.opt_out == "report-only":
         return refuse_all("target is report-only (tag aks-backup-guard=report-only)")
+    agreed = consent.target_consent(snapshot)
+    if not agreed.allowed:
+        return refuse_all(_refusal(agreed))
 
     resolved = {r.check: r for r in resolve_role_rows(snapshot)}
     actions: list[Action] = []
@@ -481,6 +522,8 @@ def plan(snapshot: Snapshot, findings: Sequence[Finding], settings: Settings) ->
             )
         else:
             result = _single_action(snapshot, finding, kind, settings)
+        if isinstance(result, Action):
+            result = _with_consent(result, snapshot)
         if isinstance(result, Action):
             actions.append(result)
         else:

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import azure.functions as func
+import pytest
 
-from shared import orchestration
+from shared import ids, orchestration
 from shared.events import OBJECT_ID_CLAIM
 from shared.ledger.transitions import TransitionKind
 from shared.model import Status, Target, Trigger
@@ -236,3 +237,75 @@ def test_http_verify_and_drift(scanned_app: App) -> None:
     )
     assert one.status_code == 200
     assert json.loads(one.get_body())["targets"][0]["history"]
+
+
+def _post(route: str, body: object) -> func.HttpResponse:
+    from handlers import http
+
+    handler = {"verify": http.verify, "remediate": http.remediate}[route]
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return handler(func.HttpRequest(method="POST", url=f"/api/{route}", body=raw))
+
+
+def test_http_verify_is_read_only_and_remediate_goes_through_the_queue(scanned_app: App) -> None:
+    """Enforce mode, a fresh drift: POST /api/verify reports it and writes nothing (ARM or queue);
+    POST /api/remediate answers 202 with the work item, and the queue worker fixes it."""
+    sim = scanned_app.sim
+    search = target_of("aks-search-prod")
+    name = ids.name_of(search.cluster_id)
+    listing: Any = sim.call(
+        "GET", search.cluster_id + "/trustedAccessRoleBindings?api-version=2026-02-01", token=sim.admin_token
+    )[2]
+    bindings = listing["value"]
+    assert bindings, "the scan should have left a binding to delete"
+    for binding in bindings:
+        sim.call("DELETE", binding["id"] + "?api-version=2026-02-01", token=sim.admin_token)
+    sim.reset_counters()
+    ok = _post("verify", {"cluster_id": search.cluster_id})
+    assert ok.status_code == 200
+    findings = {f["check"]: f for f in json.loads(ok.get_body())["targets"][0]["findings"]}
+    assert findings["trusted-access.binding"]["status"] == "fail"
+    assert set(sim.requests(log=False)["by_method"]) <= {"GET"}, f"verify wrote for {name}"
+    assert scanned_app.services.queue is not None
+    assert scanned_app.services.queue.pending() == 0
+
+    queued = _post("remediate", {"cluster_id": search.cluster_id})
+    assert queued.status_code == 202
+    item = json.loads(queued.get_body())["enqueued"][0]
+    assert item["target"]["cluster_id"].lower() == search.cluster_id.lower()
+    assert item["trigger"]["kind"] == "http"
+    assert scanned_app.services.queue.pending() == 1
+    scanned_app.host.drain()
+    after = _post("verify", {"cluster_id": search.cluster_id})
+    fixed = {f["check"]: f for f in json.loads(after.get_body())["targets"][0]["findings"]}
+    assert fixed["trusted-access.binding"]["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        {"cluster_id": 42},
+        {
+            "cluster_id": "/subscriptions/e938e2f7-7642-5ff4-8d41-144999d81fd8/resourceGroups/rg/providers/"
+            "Microsoft.ContainerService/managedClusters/../../../x"
+        },
+        {
+            "cluster_id": "/subscriptions/./resourceGroups/rg/providers/"
+            "Microsoft.ContainerService/managedClusters/c"
+        },
+        {
+            "cluster_id": "/subscriptions/e938e2f7-7642-5ff4-8d41-144999d81fd8/resourceGroups/rg/providers/"
+            "Microsoft.ContainerService/managedClusters/c/"
+        },
+        {
+            "cluster_id": "/subscriptions/not-a-guid/resourceGroups/rg/providers/"
+            "Microsoft.ContainerService/managedClusters/c"
+        },
+    ],
+)
+@pytest.mark.parametrize("route", ["verify", "remediate"])
+def test_http_malformed_ids_are_400_never_500(scanned_app: App, route: str, body: object) -> None:
+    answer = _post(route, body)
+    assert answer.status_code == 400, answer.get_body()
+    assert json.loads(answer.get_body())["error"]

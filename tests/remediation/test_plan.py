@@ -145,6 +145,12 @@ def test_extension_install_needs_a_storage_location() -> None:
         "aks-backups",
         b.TENANT,
     )
+    # a vault-tag location needs the cluster's consent to that account: without it, no install
+    lonely = replace(tagged, consent=b.ConsentFacts(trust_domains=(f"/subscriptions/{b.SUB}",)))
+    p = plan_for(lonely, settings(GUARD_REMEDIATE_CLUSTER="true"))
+    refused = {o.check: o.reason for o in p.skipped}
+    assert "needs the cluster's consent" in refused["extension.installed"]
+    assert "az tag update --resource-id " + b.CLUSTER_ID in refused["extension.installed"]
     # settings win over tags
     p = plan_for(
         tagged,
@@ -248,6 +254,7 @@ def test_apply_refuses_hand_built_actions_outside_the_rules() -> None:
         "role.vault-reader-on-cluster",
         "assign Owner",
         RoleAssignmentParams(b.CLUSTER_ID, b.VAULT_PRINCIPAL, owner, "Owner", name),
+        requester=b.VAULT_ID,
     )
     assert apply_one(rogue, clients, s).reason == f"role {owner} is not in the role matrix"
     reader = BUILTIN_ROLES["Reader"]
@@ -256,11 +263,22 @@ def test_apply_refuses_hand_built_actions_outside_the_rules() -> None:
         "role.vault-reader-on-cluster",
         "assign Reader",
         RoleAssignmentParams(b.CLUSTER_ID, b.VAULT_PRINCIPAL, reader, "Reader", name),
+        requester=b.VAULT_ID,
     )
     refused = apply_one(outside, clients, settings(GUARD_SUBSCRIPTIONS=b.STORAGE_SUB))
     assert refused.result == "skipped" and "outside GUARD_SUBSCRIPTIONS" in refused.reason
     # the control: an allowed action does reach the (closed) endpoint and fails there
     assert apply_one(outside, clients, s).result == "failed"
+    # an action that names no requester (not made by the planner) is never written
+    anonymous = replace(outside, requester="")
+    assert "no requester" in apply_one(anonymous, clients, s).reason
+    # nor one that assigns a role to the Guard's own identity, whatever the planner said
+    own = replace(
+        outside,
+        params=RoleAssignmentParams(b.CLUSTER_ID, b.OTHER_PRINCIPAL, reader, "Reader", name),
+    )
+    refused_own = apply_one(own, clients, settings(GUARD_PRINCIPAL_ID=b.OTHER_PRINCIPAL))
+    assert refused_own.result == "skipped" and "Guard's own identity" in refused_own.reason
 
 
 def test_tag_and_config_values_never_become_broader_or_escaped_scopes() -> None:
@@ -285,7 +303,7 @@ def test_tag_and_config_values_never_become_broader_or_escaped_scopes() -> None:
         "role.vault-contributor-on-staging-rg",
     ):
         assert findings[check].status is Status.FAIL
-        assert " is not a " in findings[check].detail
+        assert " is not exactly a " in findings[check].detail
     planned = plan_for(hostile, settings())
     scopes = [a.params.scope for a in planned.actions if isinstance(a.params, RoleAssignmentParams)]
     assert scopes == [b.CLUSTER_ID]  # the legitimate gap is planned; nothing at the hostile scopes
@@ -322,6 +340,7 @@ def test_apply_refuses_a_scope_that_is_not_a_matrix_kind() -> None:
             "role.vault-reader-on-cluster",
             "assign Reader",
             RoleAssignmentParams(scope, b.VAULT_PRINCIPAL, reader, "Reader", name),
+            requester=b.VAULT_ID,
         )
         outcome = apply_one(action, clients, settings())
         assert outcome.result == "skipped", scope

@@ -10,13 +10,16 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from shared import ids
 from shared.model import (
+    CONSENT_TAG,
     EXTENSION_TYPE,
     STAGING_RG_TAG,
     STAGING_STORAGE_TAG,
     BackupInstanceInfo,
     BlobContainerInfo,
     ClusterInfo,
+    ConsentFacts,
     ExtensionInfo,
     PolicyAssignmentInfo,
     PolicyInfo,
@@ -208,6 +211,24 @@ def k8s_policy(name: str = "k8s-baseline", **changes: Any) -> PolicyAssignmentIn
     return replace(base, **changes)
 
 
+def platform_consent() -> ConsentFacts:
+    """The consent a platform team sets for this layout: both subscriptions' tags name the
+    workload subscription (cluster, vault, snapshot and staging groups live there), and the
+    workload subscription agrees to keep its backups in the storage subscription."""
+    tag = {CONSENT_TAG: f"/subscriptions/{SUB}"}
+    workload = {**tag, f"{CONSENT_TAG}-storage": f"/subscriptions/{STORAGE_SUB}"}
+    return ConsentFacts(
+        scope_tags={
+            ids.normalize(f"/subscriptions/{SUB}"): workload,
+            ids.normalize(f"/subscriptions/{STORAGE_SUB}"): tag,
+        }
+    )
+
+
+NO_CONSENT = ConsentFacts()
+"""No tags read, no trust domains: only same-resource-group writes are allowed."""
+
+
 def healthy(**changes: Any) -> Snapshot:
     """A backup target where every check passes (staging off, so staging rows are not-applicable)."""
     base = Snapshot(
@@ -237,6 +258,7 @@ def healthy(**changes: Any) -> Snapshot:
         node_subnet_nsgs=(),
         policy_assignments=(k8s_policy(),),
         velero=None,
+        consent=platform_consent(),
     )
     return replace(base, **changes)
 

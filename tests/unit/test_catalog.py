@@ -1,4 +1,5 @@
-"""The catalog and the role matrix are exactly DESIGN.md section 4."""
+"""The catalog and the role matrix are exactly the design's checks table (docs/), plus the
+consent check of the trust model (docs/trust-model.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from shared.catalog import CHECK_IDS, CHECKS, ids_for_kind
 from shared.checks import SINGLE_CHECKS
 from shared.roles import ALLOWED_ROLE_GUIDS, BUILTIN_ROLES, ROLE_MATRIX
 
-# Copied by hand from DESIGN.md section 4 (checks table, then the role matrix).
+# Copied by hand from the design's checks table and role matrix, plus target.consent (trust model).
 DESIGN_CHECK_IDS = {
+    "target.consent",
     "cluster.identity",
     "cluster.kubernetes-version",
     "cluster.disk-csi-driver",
@@ -82,7 +84,7 @@ DESIGN_ROLE_MATRIX = [
     ),
 ]
 
-# AZURE_FACTS.md, built-in role GUIDs used by the matrix.
+# Microsoft's built-in role GUIDs used by the matrix.
 FACT_GUIDS = {
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
@@ -97,7 +99,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DESIGN_CHECK_IDS
-    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 26
+    assert len(CHECK_IDS) == len(DESIGN_CHECK_IDS) == 27
 
 
 def test_catalog_specs_are_consistent() -> None:
@@ -172,12 +174,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 25
+    assert len(wanted) == 26
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 25
+    assert len(wanted) == 26
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

@@ -56,15 +56,22 @@ def test_healthy_resolution_reads_principals_and_scopes_from_the_snapshot() -> N
     )
 
 
-def test_staging_rg_tag_may_name_a_resource_under_the_group() -> None:
+def test_staging_rg_tag_is_never_cut_down_to_a_parent_group() -> None:
+    """A resource inside a group, upper-cased or with a trailing slash, is a bad tag: never its group."""
     snap = b.with_staging()
     assert isinstance(snap.vault, b.VaultInfo)
-    tags = {**snap.vault.tags, STAGING_RG_TAG: b.STAGING_STORAGE_ID.upper()}
-    resolved = resolve_role_row(
-        replace(snap, vault=replace(snap.vault, tags=tags)), ROLE_ROWS["role.vault-contributor-on-staging-rg"]
-    )
-    assert resolved.scope_id is not None
-    assert resolved.scope_id.lower() == b.STAGING_RG_ID.lower()
+    for value in (b.STAGING_STORAGE_ID.upper(), b.STAGING_RG_ID + "/", f"/subscriptions/{b.SUB}"):
+        tags = {**snap.vault.tags, STAGING_RG_TAG: value}
+        resolved = resolve_role_row(
+            replace(snap, vault=replace(snap.vault, tags=tags)),
+            ROLE_ROWS["role.vault-contributor-on-staging-rg"],
+        )
+        assert resolved.scope_id is None, value
+        assert (
+            resolved.scope_gap is not None and "not exactly a resource group id" in resolved.scope_gap.reason
+        )
+    exact = resolve_role_row(snap, ROLE_ROWS["role.vault-contributor-on-staging-rg"])
+    assert exact.scope_id == b.STAGING_RG_ID
 
 
 def test_nothing_is_actionable_when_reads_failed() -> None:
@@ -342,7 +349,7 @@ def test_staging_tag_that_is_not_an_id_fails() -> None:
     vault = b.vault(tags={STAGING_RG_TAG: "rg-staging", STAGING_STORAGE_TAG: b.STAGING_STORAGE_ID})
     finding = role_finding(b.healthy(vault=vault), "role.vault-contributor-on-staging-rg")
     assert finding.status is Status.FAIL
-    assert "is not a resource group id" in finding.detail
+    assert "is not exactly a resource group id" in finding.detail
 
 
 def test_staging_tag_names_are_case_insensitive() -> None:

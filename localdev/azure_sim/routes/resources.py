@@ -13,7 +13,7 @@ from localdev.azure_sim.errors import ArmError, bad_request, rg_not_found
 from localdev.azure_sim.paging import page
 from localdev.azure_sim.router import Router
 from localdev.azure_sim.routes.common import require_sub
-from localdev.azure_sim.store import is_at_or_above
+from localdev.azure_sim.store import Json, is_at_or_above
 
 KNOWN_PROVIDERS = (
     "Microsoft.Authorization",
@@ -113,7 +113,67 @@ async def rg(ctx: Ctx) -> web.StreamResponse:
     return json_response(new, status=200 if existing else 201)
 
 
+def _tagged(ctx: Ctx, scope: str) -> Json:
+    """The body holding ``tags`` for a Tags API scope: a subscription, resource group or resource."""
+    parts = [p for p in scope.split("/") if p]
+    if len(parts) == 2 and parts[0].lower() == "subscriptions":
+        return require_sub(ctx, parts[1])
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        require_sub(ctx, parts[1])
+    if len(parts) == 4 and parts[2].lower() == "resourcegroups":
+        found = ctx.store.resource_group(parts[1], parts[3])
+        if found is None:
+            raise rg_not_found(parts[3])
+        return found
+    found = ctx.store.get(scope)
+    if found is None:
+        raise ArmError(404, "ResourceNotFound", f"The Resource '{scope}' was not found.")
+    return found
+
+
+def _tags_body(scope: str, tags: dict[str, str]) -> Json:
+    return {
+        "id": f"{scope}/providers/Microsoft.Resources/tags/default",
+        "name": "default",
+        "type": "Microsoft.Resources/tags",
+        "properties": {"tags": dict(tags)},
+    }
+
+
+async def tags_at_scope(ctx: Ctx) -> web.Response:
+    """Tags API (``{scope}/providers/Microsoft.Resources/tags/default``): GET, PUT (replace) and PATCH
+    with ``operation`` Merge, Replace or Delete, as ``az tag update`` sends it."""
+    scope = "/" + ctx.params["scope"].strip("/")
+    body = _tagged(ctx, scope)
+    tags: dict[str, str] = dict(body.get("tags") or {})
+    method = ctx.request.method
+    if method != "GET":
+        request = ctx.body()
+        given = (request.get("properties") or {}).get("tags") or {}
+        if not isinstance(given, dict):
+            raise bad_request("InvalidRequestContent", "properties.tags must be an object")
+        operation = str(request.get("operation") or "Replace").lower() if method == "PATCH" else "replace"
+        if operation == "merge":
+            tags = {**{k: v for k, v in tags.items() if k.lower() not in {g.lower() for g in given}}, **given}
+        elif operation == "delete":
+            tags = {k: v for k, v in tags.items() if k.lower() not in {g.lower() for g in given}}
+        elif operation == "replace":
+            tags = dict(given)
+        else:
+            raise bad_request("InvalidRequestContent", f"Unknown tag operation '{request.get('operation')}'.")
+        too_long = [k for k, v in tags.items() if len(str(v)) > 256 or len(k) > 512]
+        if too_long:
+            raise bad_request(
+                "InvalidTagNameOrValue",
+                f"The tag name or value '{too_long[0]}' exceeds the limit: tag names are limited to 512 "
+                "characters and values to 256.",
+            )
+        body["tags"] = tags
+    return json_response(_tags_body(scope, tags))
+
+
 def register(router: Router) -> None:
+    router.add("GET PUT PATCH", "{scope}/providers/Microsoft.Resources/tags/default", tags_at_scope)
     router.add("GET", "/subscriptions", list_subscriptions)
     router.add("GET", "/subscriptions/{s}", get_subscription)
     router.add("GET", "/subscriptions/{s}/providers", list_providers)
