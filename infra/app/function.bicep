@@ -24,6 +24,12 @@ param tablePrefix string
 param extensionStorageAccountId string
 param extensionBlobContainer string
 param emailTo string
+param alertRoutes string = ''
+param alertGroupBy string = 'vault'
+param ownerTag string = 'owner'
+param reportUrl string = ''
+@description('App-setting name -> Key Vault secret URI of each routing-table receiver\'s Teams webhook.')
+param receiverWebhookSecretUris object = {}
 param emailFrom string
 param smtpHost string
 param smtpPort int
@@ -92,13 +98,19 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // Alert secrets: a Key Vault reference when configured, else empty (the code treats empty as unset).
 var teamsWebhookSetting = empty(teamsWebhookSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'
+// The routing table names each receiver's webhook setting; each is a Key Vault reference too.
+var receiverWebhookSettings = toObject(
+  items(receiverWebhookSecretUris),
+  entry => entry.key,
+  entry => '@Microsoft.KeyVault(SecretUri=${entry.value})'
+)
 var smtpPasswordSetting = empty(smtpPasswordSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${smtpPasswordSecretUri})'
 
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   // BEGIN app settings: every name shared/settings.py and the handlers read (tests/infra checks this).
-  properties: {
+  properties: union(receiverWebhookSettings, {
     AzureWebJobsStorage__accountName: storage.name
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: guardClientId
@@ -145,7 +157,13 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // topics outside this deployment (set it as a Key Vault reference by hand if you must)
     GUARD_EVENTGRID_TOPIC_KEY: ''
     GUARD_EVENTGRID_SOURCE: site.id
-  }
+    GUARD_ALERT_ROUTES: alertRoutes
+    GUARD_ALERT_GROUP_BY: alertGroupBy
+    GUARD_ALERT_GROUP_WAIT_SECONDS: '30'
+    GUARD_ALERT_GROUP_INTERVAL_SECONDS: '300'
+    GUARD_OWNER_TAG: ownerTag
+    GUARD_REPORT_URL: reportUrl
+  })
   // END app settings
 }
 
