@@ -189,6 +189,8 @@ def main() -> int:
             "GUARD_MODE": "enforce",
             "GUARD_REMEDIATE_CLUSTER": "true",
             "GUARD_DEBOUNCE_SECONDS": "0",
+            # the demo shows each step's alert at once instead of waiting out a 30 s group wait
+            "GUARD_ALERT_GROUP_WAIT_SECONDS": "0",
             "GUARD_PRINCIPAL_RETRY_SECONDS": "20",
             "GUARD_TEAMS_WEBHOOK_URL": teams.url,
             "GUARD_EMAIL_TO": "platform-team@contoso.example",
