@@ -57,7 +57,7 @@ from shared.alerts import render
 from shared.alerts.channels import AlertRecord, Channel, DeliveryError, Message
 from shared.alerts.digest import digest_message
 from shared.alerts.routes import DEFAULT_RECEIVER, GroupBy, Labels, RoutingTable, group_key
-from shared.alerts.silences import Silence, Silences, matching
+from shared.alerts.silences import Silence, Silences, correlation, matching
 from shared.errors import ConfigError
 from shared.ledger import keys
 from shared.ledger.ledger import OUTBOX_ALERT_PARTITION, OUTBOX_DIGEST_PARTITION, Ledger, read_json
@@ -290,39 +290,31 @@ class Outbox:
             gid = _group_id(receiver, key, str(members[0]["RowKey"]))
             taken = 0
             for row in members:
-                patch = {
-                    "PartitionKey": row["PartitionKey"],
-                    "RowKey": row["RowKey"],
-                    "State": "grouped",
-                    "GroupId": gid,
-                    "Receiver": receiver,
-                    "GroupKey": key,
-                }
-                try:
-                    self.table.update_entity(
-                        patch,
-                        mode=UpdateMode.MERGE,
-                        etag=row.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
+                # a row another drainer grouped first is left to it
+                if self._merge_if_unchanged(
+                    row, {"State": "grouped", "GroupId": gid, "Receiver": receiver, "GroupKey": key}
+                ):
                     taken += 1
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    continue  # another drainer grouped it
             if taken:
                 self._create_group(gid, receiver, key, now)
                 grouped += taken
         return grouped
 
     def _skip_to_digest(self, row: TableEntity) -> None:
+        self._merge_if_unchanged(row, {"State": "in-digest"})
+
+    def _merge_if_unchanged(self, row: TableEntity, changes: Mapping[str, Any]) -> bool:
+        """Merge ``changes`` into ``row`` unless it changed since it was read (If-Match)."""
         try:
             self.table.update_entity(
-                {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], "State": "in-digest"},
+                {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"], **changes},
                 mode=UpdateMode.MERGE,
                 etag=row.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
         except (ResourceModifiedError, ResourceNotFoundError):
-            pass
+            return False
+        return True
 
     def repair_groups(self) -> int:
         """Finish what a crash interrupted (step 2 of the module doc). Returns rows repaired."""
@@ -345,24 +337,10 @@ class Outbox:
                 self._create_group(gid, str(row.get("Receiver") or ""), str(row.get("GroupKey") or ""), at)
                 groups[gid] = self.table.get_entity(GROUP_PARTITION, gid)
                 repaired += 1
-            elif group is None or group.get("State") in ("delivered", "dead"):
-                # grouped after its group was sent (a racing repair): it joins the next group
-                patch = {
-                    "PartitionKey": row["PartitionKey"],
-                    "RowKey": row["RowKey"],
-                    "State": "pending",
-                    "GroupId": "",
-                }
-                try:
-                    self.table.update_entity(
-                        patch,
-                        mode=UpdateMode.MERGE,
-                        etag=row.metadata["etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                    repaired += 1
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    pass
+            elif (group is None or group.get("State") in ("delivered", "dead")) and self._merge_if_unchanged(
+                row, {"State": "pending", "GroupId": ""}
+            ):
+                repaired += 1  # grouped after its group was sent (a racing repair): joins the next group
         return repaired
 
     def send_groups(self, *, now: datetime | None = None, limit: int = 500) -> DrainResult:
@@ -726,13 +704,7 @@ class Outbox:
                     if state == "delivered"
                     else f"alert dead-lettered after {attempts} attempt(s): {error.reason if error else ''}"
                 ),
-                "TargetKey": str(row["TargetKey"]),
-                "ClusterId": str(row.get("ClusterId") or ""),
-                "VaultId": str(row.get("VaultId") or ""),
-                "Batch": str(row.get("Batch") or ""),
-                "TriggerKind": str(row.get("TriggerKind") or ""),
-                "TriggerId": str(row.get("TriggerId") or ""),
-                "ScanId": str(row.get("ScanId") or ""),
+                **correlation(row),
                 "Attempts": attempts,
                 "DataParts": 1,
                 "Data0": '{"transition_id": "' + str(row["RowKey"]) + '"}',

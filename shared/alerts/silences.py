@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,13 +178,7 @@ class Silences:
                 "Check": transition.check,
                 "Summary": f"alert silenced by {silence.id} until {silence.until:%Y-%m-%d %H:%M} UTC: "
                 f"{silence.reason} ({silence.author})",
-                "TargetKey": str(row["TargetKey"]),
-                "ClusterId": str(row.get("ClusterId") or ""),
-                "VaultId": str(row.get("VaultId") or ""),
-                "Batch": str(row.get("Batch") or ""),
-                "TriggerKind": str(row.get("TriggerKind") or ""),
-                "TriggerId": str(row.get("TriggerId") or ""),
-                "ScanId": str(row.get("ScanId") or ""),
+                **correlation(row),
                 **json_properties("Data", {"transition_id": transition.id, "silence_id": silence.id}),
             },
         )
@@ -283,6 +277,12 @@ class Silences:
             expired_at=row.get("ExpiredAt"),
             swept=bool(row.get("Swept")),
         )
+
+
+def correlation(row: Mapping[str, Any]) -> dict[str, str]:
+    """The ids an outbox row carries that a history row about it repeats (target, batch, trigger)."""
+    keys_ = ("TargetKey", "ClusterId", "VaultId", "Batch", "TriggerKind", "TriggerId", "ScanId")
+    return {k: str(row.get(k) or "") for k in keys_}
 
 
 def matching(
