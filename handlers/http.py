@@ -91,7 +91,7 @@ def _cluster_from_body(req: func.HttpRequest) -> str | func.HttpResponse:
         return _problem(
             400,
             "cluster_id must be exactly an AKS cluster resource id: /subscriptions/<guid>/resourceGroups/"
-            "<name>/providers/Microsoft.ContainerService/managedClusters/<name> (no dot segments or extra path)",
+            "<name>/providers/Microsoft.ContainerService/managedClusters/<name>, no dot segments or extras",
         )
     return cluster_id.strip()
 

@@ -64,6 +64,9 @@ param extensionStorageAccountId string = ''
 @description('Blob container for a newly installed backup extension (GUARD_EXTENSION_BLOB_CONTAINER).')
 param extensionBlobContainer string = ''
 
+@description('Comma-separated subscription or resource group ids inside which everything belongs to one owner (GUARD_TRUST_DOMAINS; docs/trust-model.md). Empty: consent comes from tags only.')
+param trustDomains string = ''
+
 @description('Alert recipients, comma-separated (GUARD_EMAIL_TO).')
 param emailTo string = ''
 @description('Sender address (GUARD_EMAIL_FROM).')
@@ -213,6 +216,7 @@ module functionApp 'app/function.bicep' = {
     tablePrefix: tablePrefix
     extensionStorageAccountId: extensionStorageAccountId
     extensionBlobContainer: extensionBlobContainer
+    trustDomains: trustDomains
     emailTo: emailTo
     emailFrom: emailFrom
     smtpHost: smtpHost

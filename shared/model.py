@@ -63,7 +63,6 @@ OptOut = Literal["none", "report-only", "ignore"]
 
 OPT_OUT_TAG = "aks-backup-guard"
 VAULT_TAG = "aks-backup-guard-vault"
-RESTORE_TARGETS_TAG = "aks-backup-guard-restore-targets"
 STAGING_RG_TAG = "aks-backup-guard-staging-rg"
 STAGING_STORAGE_TAG = "aks-backup-guard-staging-storage"
 STORAGE_ACCOUNT_TAG = "aks-backup-guard-storage-account"
@@ -81,7 +80,7 @@ class Target:
 
     ``kind``: ``backup`` (a backup instance protects the cluster), ``prepare`` (the cluster is
     tagged with a vault but has no instance yet) or ``restore`` (named in the vault's
-    restore-targets tag). Ids are kept as read; compare them with :attr:`key`.
+    restore-target tags). Ids are kept as read; compare them with :attr:`key`.
     """
 
     cluster_id: str

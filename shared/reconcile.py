@@ -113,6 +113,22 @@ def mark_pending_propagation(findings: list[Finding], outcomes: list[Outcome]) -
     return tuple(out)
 
 
+def _verify_and_plan(
+    target: Target, reader: ArmReader, settings: Settings
+) -> tuple[Verification, Plan, ReconcileResult | None]:
+    """Verify and plan; the third value is the finished result when there is nothing to write
+    (the target is no longer guarded, or nothing is planned)."""
+    before = verify_one(target, reader, incluster_checks=settings.incluster_checks)
+    gone = consent.no_longer_guarded(before.snapshot)
+    if gone:
+        log.info("target %s is no longer guarded: %s", target.key, gone)
+        return before, Plan((), ()), ReconcileResult(before, Plan((), ()), (), before.findings, retired=gone)
+    planned = plan(before.snapshot, before.findings, settings)
+    if not planned.actions:
+        return before, planned, ReconcileResult(before, planned, tuple(planned.skipped), before.findings)
+    return before, planned, None
+
+
 def reconcile(
     target: Target,
     settings: Settings,
@@ -132,14 +148,9 @@ def reconcile(
     own_reader = reader is None
     reader = reader or ArmReader.for_settings(clients, settings)
     incluster = settings.incluster_checks
-    before = verify_one(target, reader, incluster_checks=incluster)
-    gone = consent.no_longer_guarded(before.snapshot)
-    if gone:
-        log.info("target %s is no longer guarded: %s", target.key, gone)
-        return ReconcileResult(before, Plan((), ()), (), before.findings, retired=gone)
-    first = plan(before.snapshot, before.findings, settings)
-    if not first.actions:
-        return ReconcileResult(before, first, tuple(first.skipped), before.findings)
+    before, first, finished = _verify_and_plan(target, reader, settings)
+    if finished is not None:
+        return finished
     reason = "dry run" if dry_run else "report mode" if not settings.enforce else ""
     if reason:
         outcomes = [*first.skipped, *(a.outcome("skipped", reason) for a in first.actions)]
@@ -147,14 +158,9 @@ def reconcile(
     if reader.bulk or not own_reader:
         # Re-read everything right before writing and plan again on what is true now.
         reader = reader.fresh()
-        before = verify_one(target, reader, incluster_checks=incluster)
-        gone = consent.no_longer_guarded(before.snapshot)
-        if gone:
-            log.info("target %s is no longer guarded: %s", target.key, gone)
-            return ReconcileResult(before, Plan((), ()), (), before.findings, retired=gone)
-        first = plan(before.snapshot, before.findings, settings)
-        if not first.actions:
-            return ReconcileResult(before, first, tuple(first.skipped), before.findings)
+        before, first, finished = _verify_and_plan(target, reader, settings)
+        if finished is not None:
+            return finished
 
     actions = list(first.actions)
     skipped = list(first.skipped)

@@ -23,6 +23,7 @@ param driftScanSchedule string
 param tablePrefix string
 param extensionStorageAccountId string
 param extensionBlobContainer string
+param trustDomains string
 param emailTo string
 param alertRoutes string = ''
 param alertGroupBy string = 'vault'
@@ -132,6 +133,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GUARD_PROVIDER_WAIT_SECONDS: '300'
     GUARD_EXTENSION_STORAGE_ACCOUNT_ID: extensionStorageAccountId
     GUARD_EXTENSION_BLOB_CONTAINER: extensionBlobContainer
+    GUARD_TRUST_DOMAINS: trustDomains
     GUARD_ARM_ENDPOINT: environment().resourceManager
     GUARD_ARM_CONCURRENCY: '8'
     GUARD_ARM_TIMEOUT_SECONDS: '30'

@@ -14,15 +14,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 from shared.catalog import CHECKS
-from shared.checks._common import failing, passed
+from shared.checks._common import failing, passed, unreadable
 from shared.consent import target_consent, write_consents
-from shared.model import Finding, Fix, Snapshot, Status
+from shared.model import Finding, Fix, Snapshot, Status, Unreadable
 
 CHECK = "target.consent"
 
 
 def check_target_consent(snapshot: Snapshot) -> Finding:
-    """target.consent: pass with the rule that allows it, else fail (unknown if tags were unreadable)."""
+    """target.consent: pass with the rule that allows it, else fail (unknown if tags were unreadable).
+
+    The ids compared are the ones ARM returned, so an unreadable cluster or vault makes it unknown."""
+    for what, value in (("cluster", snapshot.cluster), ("backup vault", snapshot.vault)):
+        if isinstance(value, Unreadable):
+            return unreadable(CHECK, what, value)
     decision = target_consent(snapshot)
     if decision.allowed:
         return passed(CHECK, f"the cluster consents to vault {decision.requester}: {decision.reason}")

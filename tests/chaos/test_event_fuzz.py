@@ -17,7 +17,7 @@ from datetime import UTC
 import azure.functions as func
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from handlers.events import event_as_dict, guard_events
@@ -26,7 +26,7 @@ from localdev.azurite import Azurite
 from shared import orchestration
 from shared.events import OBJECT_ID_CLAIM, MalformedEvent, from_dict
 from shared.workqueue import QUEUES
-from tests.chaos.conftest import App, build_app
+from tests.chaos.conftest import SECRETS, App, build_app
 from tests.engine.conftest import DEMO, demo_manifest
 
 pytestmark = pytest.mark.chaos
@@ -105,7 +105,7 @@ data = st.one_of(
 def events(draw: st.DrawFn) -> func.EventGridEvent:
     subject = draw(subjects())
     topic = draw(st.one_of(st.text(max_size=40), st.just("/" + "/".join(subject.split("/")[1:3]))))
-    return func.EventGridEvent(
+    event = func.EventGridEvent(
         id=draw(st.one_of(st.uuids().map(str), st.text(max_size=20))),
         data=draw(data),
         topic=topic,
@@ -114,6 +114,12 @@ def events(draw: st.DrawFn) -> func.EventGridEvent:
         event_time=draw(st.none() | st.datetimes(timezones=st.just(UTC))),
         data_version=draw(st.sampled_from(["", "2", "1.0"]) | st.text(max_size=4)),
     )
+    # Hypothesis also draws string constants from the project's modules, the simulator's admin
+    # token among them. An event that carries a secret as its own text is not a leak when logged
+    # back, and would only trip the suite's secret scan: leave such inputs out.
+    text = repr((event.id, event.topic, event.subject, event.event_type, event.get_json()))
+    assume(not any(value and value in text for value in SECRETS.values()))
+    return event
 
 
 UNEXPECTED: list[str] = []

@@ -25,6 +25,7 @@ ROW_RULES: dict[str, tuple[str, ...]] = {
         "provider-registration",
         "policy-assignment",
         "network",
+        "tags",  # consent and vault tags set through the Tags API (docs/trust-model.md)
     ),
 }
 NOT_SUBSCRIPTION_EVENTS = {

@@ -72,6 +72,12 @@ def decide(payload: dict[str, object]) -> tuple[str, str, str] | str:
         (ACCOUNT, ("scope", ACCOUNT, "storage-account")),
         (f"{ACCOUNT}/blobServices/default/containers/c1", ("scope", ACCOUNT, "storage-account")),
         (RG, ("scope", RG, "resource-group")),
+        (f"{RG}/providers/Microsoft.Resources/tags/default", ("scope", RG, "tags")),
+        (f"{CLUSTER}/providers/Microsoft.Resources/tags/default", ("scope", CLUSTER, "tags")),
+        (
+            f"/subscriptions/{SUB}/providers/Microsoft.Resources/tags/default",
+            ("scope", f"/subscriptions/{SUB}", "tags"),
+        ),
         (
             f"/subscriptions/{SUB}/providers/Microsoft.KubernetesConfiguration",
             ("scope", f"/subscriptions/{SUB}", "provider-registration"),
@@ -96,6 +102,27 @@ def test_mixed_casing_still_routes_to_the_cluster() -> None:
 def test_aks_system_topic_uses_the_topic_as_cluster_id() -> None:
     payload = grid("aks-1", event_type="Microsoft.ContainerService.ClusterSupportEnded", topic=CLUSTER)
     assert decide(payload) == ("cluster", CLUSTER, "aks-system-topic")
+
+
+def test_aks_system_topic_whose_subject_is_another_cluster_is_ignored() -> None:
+    payload = grid("aks-2", event_type="Microsoft.ContainerService.ClusterSupportEnded", topic=CLUSTER)
+    assert "not the topic's cluster name" in str(decide(payload))
+
+
+def test_aks_system_topic_in_an_unwatched_subscription_is_ignored() -> None:
+    other = CLUSTER.replace(SUB, OTHER_SUB)
+    payload = grid("aks-1", event_type="Microsoft.ContainerService.ClusterSupportEnded", topic=other)
+    assert "not watched" in str(decide(payload))
+
+
+def test_an_event_is_watched_by_the_subscription_it_routes_to() -> None:
+    """A watched topic cannot make the Guard read an unwatched subscription, and a subject in a
+    watched subscription delivered from another subscription's topic is not believed either."""
+    other = CLUSTER.replace(SUB, OTHER_SUB)
+    assert "not watched" in str(decide(grid(other, topic=f"/subscriptions/{SUB}")))
+    assert "names a resource in subscription" in str(
+        decide(grid(CLUSTER, topic=f"/subscriptions/{OTHER_SUB}"))
+    )
 
 
 def test_guard_own_events_are_ignored() -> None:

@@ -166,3 +166,20 @@ def test_no_longer_guarded_only_on_proof_of_absence() -> None:
 def test_target_consent_uses_arm_ids_not_the_targets_strings() -> None:
     snap = replace(b.healthy(), consent=b.platform_consent())
     assert target_consent(snap).allowed
+
+
+def test_trust_domains_setting_is_validated() -> None:
+    from shared.errors import ConfigError
+    from shared.settings import Settings
+
+    base = {"GUARD_SUBSCRIPTIONS": b.SUB}
+    ok = Settings.from_env({**base, "GUARD_TRUST_DOMAINS": f"{SUB_ID}, {TEAM_A}"})
+    assert ok.trust_domains == (SUB_ID, TEAM_A)
+    for bad, why in (
+        (f"{TEAM_A}/", "not a subscription id"),
+        (CLUSTER_A, "not a subscription id"),
+        (f"/subscriptions/{b.STORAGE_SUB}", "outside GUARD_SUBSCRIPTIONS"),
+        ("/providers/Microsoft.Management/managementGroups/root", "not a subscription id"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            Settings.from_env({**base, "GUARD_TRUST_DOMAINS": bad})

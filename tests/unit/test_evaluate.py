@@ -89,6 +89,7 @@ def test_incluster_flag_reaches_the_velero_check() -> None:
 def test_cluster_403_only_affects_cluster_dependent_checks() -> None:
     diff = changed(b.healthy(), b.healthy(cluster=b.DENIED))
     assert diff == {
+        "target.consent": Status.UNKNOWN,  # compares the cluster id as ARM returns it
         "cluster.identity": Status.UNKNOWN,
         "cluster.kubernetes-version": Status.UNKNOWN,
         "cluster.disk-csi-driver": Status.UNKNOWN,
@@ -103,6 +104,7 @@ def test_cluster_403_only_affects_cluster_dependent_checks() -> None:
 def test_vault_403_only_affects_vault_dependent_checks() -> None:
     diff = changed(b.healthy(), b.healthy(vault=b.DENIED))
     assert set(diff) == {
+        "target.consent",  # compares the vault id as ARM returns it
         "role.vault-reader-on-cluster",
         "role.vault-reader-on-snapshot-rg",
         "role.vault-disk-operator-on-snapshot-rg",
