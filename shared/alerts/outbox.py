@@ -267,27 +267,30 @@ class Outbox:
             "PartitionKey eq @pk and State eq 'pending' and NextAttempt le @now",
             parameters={"pk": OUTBOX_ALERT_PARTITION, "now": now},
         )
-        buckets: dict[tuple[str, str], list[TableEntity]] = {}
+        # (receiver, group key, via): a scan's rows only feed per-transition channels, so they
+        # form their own groups, which neither wait for nor hold back what people are sent
+        buckets: dict[tuple[str, str, str], list[TableEntity]] = {}
         for row in rows:
             cluster, vault, owner = (str(row.get(k) or "") for k in ("ClusterId", "VaultId", "Owner"))
             receiver = self.receiver_for(cluster, vault, owner)
-            if str(row.get("Via") or "alert") == "digest" and not any(
+            via = str(row.get("Via") or "alert")
+            if via == "digest" and not any(
                 getattr(c, "per_transition", False) for c in self._channels(receiver)
             ):
                 self._skip_to_digest(row)  # people get it in the scan's digest; nobody else wants it
                 continue
             key = group_key(Labels.of(cluster, vault, owner), self.group_by)
-            buckets.setdefault((receiver, key), []).append(row)
+            buckets.setdefault((receiver, key, via), []).append(row)
         grouped = 0
-        for (receiver, key), members in sorted(buckets.items()):
+        for (receiver, key, via), members in sorted(buckets.items()):
             oldest = min((r.get("At") or now) for r in members)
-            if oldest + self.group_wait > now:
+            if via == "alert" and oldest + self.group_wait > now:
                 continue  # the group is still collecting
-            last = self._last_sent(receiver, key)
+            last = self._last_sent(receiver, key) if via == "alert" else None
             if last is not None and last + self.group_interval > now:
                 continue  # the receiver heard about this key recently: wait for the interval
             members.sort(key=lambda r: str(r["RowKey"]))
-            gid = _group_id(receiver, key, str(members[0]["RowKey"]))
+            gid = _group_id(receiver, f"{via}:{key}", str(members[0]["RowKey"]))
             taken = 0
             for row in members:
                 # a row another drainer grouped first is left to it
@@ -410,7 +413,8 @@ class Outbox:
                     self.silences.record_suppressed(hit, m, t, now)
                     self._set_state(m, "silenced", {"SilenceId": hit.id})
                 totals["silenced"] += len(silenced)
-                self._mark_sent(str(row.get("Receiver") or ""), str(row.get("GroupKey") or ""), now)
+                if human:  # the group interval is about what people were told
+                    self._mark_sent(str(row.get("Receiver") or ""), str(row.get("GroupKey") or ""), now)
         return DrainResult(**totals)
 
     def purge(self, *, now: datetime | None = None, keep: timedelta = timedelta(days=7)) -> int:

@@ -405,3 +405,35 @@ def test_a_silence_suppresses_sending_shows_in_history_and_re_alerts_once_when_i
     (card,) = teams.received
     assert "Still failing" in json.dumps(card) and "aks-0003" in json.dumps(card)
     assert_cards_clean(teams.received)
+
+
+class _PerTransition:
+    """A machine channel like Event Grid: takes every transition, one record each."""
+
+    name = "machines"
+    per_transition = True
+
+    def __init__(self) -> None:
+        self.records: list[str] = []
+
+    def send(self, message: Any) -> None:
+        self.records += [a.transition.id for a in message.alerts]
+
+
+def test_a_scans_rows_for_machines_do_not_hold_back_what_people_are_told(
+    azurite: Azurite, teams: TeamsReceiver
+) -> None:
+    ledger = fresh_ledger(azurite)
+    machines = _PerTransition()
+    outbox = Outbox(
+        ledger, [TeamsChannel(Secret(teams.url)), machines], group_wait_seconds=30, group_interval_seconds=300
+    )
+    with ledger.scan("scan-m", now=T0) as session:
+        session.record(target(0), findings(True))
+        session.record(target(1), findings(False))
+    assert outbox.drain(now=T0).delivered == 1  # the scan's transition, to the machine channel at once
+    assert teams.received == [] and len(machines.records) == 1
+    ledger.record(target(1), findings(True), trigger=event(1), now=T0 + timedelta(seconds=10))
+    assert outbox.drain(now=T0 + timedelta(seconds=40)).delivered == 1  # same vault, not held back
+    assert len(teams.received) == 1 and "aks-0001" in json.dumps(teams.received[0])
+    assert len(machines.records) == 2
