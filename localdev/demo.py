@@ -287,7 +287,7 @@ def main() -> int:
             lines = [b.get("text", "") for b in last if b.get("type") == "TextBlock"][:8]
             console.print(f"[bold]Teams card[/] (latest of {len(teams.received)}):")
             for line in lines:
-                console.print("  " + line)
+                console.print("  " + line, markup=False)  # card markdown, not rich markup
         if smtp.messages:
             message = smtp.messages[-1]
             plain = message.get_body(preferencelist=("plain",))
