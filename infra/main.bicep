@@ -6,6 +6,8 @@
 // Every watched subscription (app/watched-subscription.bicep, one module per subscription): Reader,
 // Role Based Access Control Administrator limited by an ABAC condition to the role matrix, a custom
 // remediation role, and an Event Grid system topic whose subscriptions feed the Event Grid function.
+// With `guardWriteScopes` set, the RBAC administrator and the remediation role go only on those
+// resource groups (app/guard-write-scope.bicep) instead of the whole subscriptions.
 //
 // Role GUIDs, the ABAC condition, the event filters and the ledger table names are generated from
 // the code (`make infra-json`, infra/generated/*.json); tests/infra fails when they are stale.
@@ -26,6 +28,9 @@ param resourceGroupName string = ''
 
 @description('Comma-separated ids of the subscriptions the Guard watches (GUARD_SUBSCRIPTIONS).')
 param watchedSubscriptionIds string
+
+@description('Comma-separated resource group ids (the backup storage, snapshot, staging and cluster resource groups) where the Guard may write: its Role Based Access Control Administrator (ABAC-conditioned) and remediation role go on each instead of on every watched subscription. Empty (default): whole watched subscriptions. The narrow form is recommended (DEPLOY.md section 8).')
+param guardWriteScopes string = ''
 
 @allowed(['report', 'enforce'])
 @description('report never writes; enforce applies the safe fixes (GUARD_MODE).')
@@ -109,7 +114,12 @@ param maximumInstanceCount int = 40
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName, product: 'aks-backup-guard' }
-var subscriptions = filter(map(split(watchedSubscriptionIds, ','), s => toLower(trim(s))), s => !empty(s))
+var subscriptionIds = [for s in split(watchedSubscriptionIds, ','): toLower(trim(s))]
+var subscriptions = filter(subscriptionIds, s => !empty(s))
+var declaredWriteScopes = [for s in split(guardWriteScopes, ','): trim(s)]
+var writeScopes = filter(declaredWriteScopes, s => !empty(s))
+// Declared scopes that are not a resource group id in a watched subscription get nothing (output below).
+var ignoredWriteScopes = filter(writeScopes, id => length(split(id, '/')) != 5 || !contains(subscriptions, toLower(split(id, '/')[2])))
 var functionAppName = 'func-guard-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var deadLetterContainerName = 'eventgrid-deadletter'
@@ -140,7 +150,7 @@ module storage 'app/storage.bicep' = {
     tags: tags
     name: 'stguard${resourceToken}'
     containerNames: [deploymentContainerName, deadLetterContainerName]
-    tableNames: map(storageTables.tableSuffixes, s => '${tablePrefix}${s}')
+    tableNames: [for s in storageTables.tableSuffixes: '${tablePrefix}${s}']
     queueNames: queueNames
   }
 }
@@ -248,6 +258,7 @@ module watched 'app/watched-subscription.bicep' = [
       guardPrincipalId: identities.outputs.guardPrincipalId
       remediateCluster: remediateCluster
       inclusterChecks: inclusterChecks
+      writeScopes: writeScopes
       eventsResourceGroupName: eventsResourceGroupName
       eventSubscriptionsEnabled: eventSubscriptionsEnabled
       functionAppId: functionApp.outputs.id
@@ -279,6 +290,8 @@ output SERVICE_GUARD_NAME string = functionApp.outputs.name
 output GUARD_PRINCIPAL_ID string = identities.outputs.guardPrincipalId
 output GUARD_SUBSCRIPTIONS string = join(subscriptions, ',')
 output GUARD_MODE string = mode
+output GUARD_WRITE_SCOPES string = join(writeScopes, ',')
+output GUARD_WRITE_SCOPES_IGNORED string = join(ignoredWriteScopes, ',')
 output GUARD_TABLE_PREFIX string = tablePrefix
 output AzureWebJobsStorage__accountName string = storage.outputs.name
 output AzureWebJobsStorage__tableServiceUri string = storage.outputs.tableEndpoint

@@ -5,8 +5,10 @@
 - ``roles.json``: the role matrix GUIDs (the only roles the Guard may assign) and the built-in
   roles the Bicep itself assigns, by name;
 - ``rbac-condition.json``: the ABAC condition (version 2.0) on the Guard's Role Based Access
-  Control Administrator assignment: write only matrix roles, only to service principals; delete
-  only matrix roles. The simulator's :mod:`localdev.azure_sim.abac` evaluates the same text;
+  Control Administrator assignment (:func:`rbac_condition`): write only matrix roles, only to
+  service principals other than the Guard itself; never delete. The Guard's principal id is a
+  placeholder the Bicep replaces. The simulator's :mod:`localdev.azure_sim.abac` evaluates the
+  same text;
 - ``event-filters.json``: the event types and ``data.operationName`` values of the Event Grid
   subscriptions, from :data:`shared.routing.ROUTES`, packed so that no event subscription
   exceeds Event Grid's advanced-filter limits;
@@ -73,16 +75,34 @@ def matrix_role_guids(matrix: Sequence[RoleRow] = ROLE_MATRIX) -> list[str]:
     return list(dict.fromkeys(row.role_guid.lower() for row in matrix))
 
 
-def rbac_condition(guids: Sequence[str]) -> str:
-    """The ABAC condition: write only ``guids`` and only for service principals; delete only ``guids``."""
+GUARD_PRINCIPAL_PLACEHOLDER = "GUARD_PRINCIPAL_ID"
+"""Stands for the Guard identity's principal id in ``rbac-condition.json``; the Bicep substitutes
+the identity's ``principalId`` (``replace()``), which exists only once the identity is deployed."""
+
+
+def rbac_condition(guids: Sequence[str], guard_principal_id: str = GUARD_PRINCIPAL_PLACEHOLDER) -> str:
+    """The ABAC condition on the Guard's Role Based Access Control Administrator assignment.
+
+    - ``roleAssignments/write``: only a role in ``guids``, only ``principalType``
+      ServicePrincipal, and never to ``guard_principal_id`` (the Guard cannot widen its own rights);
+    - ``roleAssignments/delete``: never (the Guard never deletes an assignment). Azure's condition
+      grammar pairs a targeted action with an expression, so "never" is a contradiction on the
+      existing assignment's single-valued ``PrincipalType``: it cannot both be and not be
+      ServicePrincipal, and an assignment without the attribute matches neither.
+
+    Every other action of the role (reads) is not constrained.
+    """
     listed = ", ".join(guids)
+    ptype = f"{_RA}:PrincipalType"
     return (
         f"((!(ActionMatches{{'{_RA}/write'}})) OR "
         f"(@Request[{_RA}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{listed}}} AND "
-        f"@Request[{_RA}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}))"
+        f"@Request[{ptype}] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}} AND "
+        f"@Request[{_RA}:PrincipalId] ForAnyOfAnyValues:GuidNotEquals {{{guard_principal_id}}}))"
         " AND "
         f"((!(ActionMatches{{'{_RA}/delete'}})) OR "
-        f"(@Resource[{_RA}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{listed}}}))"
+        f"(@Resource[{ptype}] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}} AND "
+        f"@Resource[{ptype}] ForAnyOfAnyValues:StringNotEqualsIgnoreCase {{'ServicePrincipal'}}))"
     )
 
 
@@ -103,6 +123,7 @@ def condition_document(matrix: Sequence[RoleRow] = ROLE_MATRIX) -> dict[str, Any
         "_generated": _generated("shared/roles.py"),
         "condition": rbac_condition(matrix_role_guids(matrix)),
         "conditionVersion": "2.0",
+        "guardPrincipalIdPlaceholder": GUARD_PRINCIPAL_PLACEHOLDER,
     }
 
 

@@ -2,10 +2,16 @@
 //
 // - Reader: every check reads ARM (and nothing else) at subscription scope.
 // - Role Based Access Control Administrator with an ABAC condition (generated from the role matrix,
-//   infra/generated/rbac-condition.json): it can create/delete assignments only of the matrix roles,
-//   and create them only for service principals. Never Owner or User Access Administrator.
-// - A custom role with only the extra write actions remediation needs; cluster writes and run
-//   command only when the matching parameter is on.
+//   infra/generated/rbac-condition.json, with the Guard's own principal id substituted): it can
+//   create assignments only of the matrix roles, only for service principals other than the Guard
+//   itself, and can delete none. Never Owner or User Access Administrator.
+// - A custom "remediator" role with only the extra resource writes remediation needs (cluster
+//   writes and run command only when the matching parameter is on), and a custom "registrar" role
+//   with only Microsoft.KubernetesConfiguration/register/action (a subscription-level action).
+// - Where: with `writeScopes` empty (the default) the RBAC administrator and the remediator are
+//   assigned on the whole subscription. Once any scope is declared, every watched subscription is
+//   narrow: they go only on the listed resource groups of this subscription
+//   (guard-write-scope.bicep), none elsewhere. The narrow form is recommended (DEPLOY.md section 8).
 // - A Microsoft.Resources.Subscriptions system topic (in its own resource group) and event
 //   subscriptions to the Event Grid function, filtered to the operations the route table needs.
 targetScope = 'subscription'
@@ -16,6 +22,8 @@ param environmentName string
 param guardPrincipalId string
 param remediateCluster bool
 param inclusterChecks bool
+@description('Every declared write scope (resource group ids, main.bicep guardWriteScopes); those in this subscription get the Guard\'s write rights. Empty: the whole subscription.')
+param writeScopes array = []
 param eventsResourceGroupName string
 param eventSubscriptionsEnabled bool
 param functionAppId string
@@ -26,23 +34,19 @@ param deadLetterContainerName string
 
 var roles = loadJsonContent('../generated/roles.json').builtin
 var abac = loadJsonContent('../generated/rbac-condition.json')
+var subscriptionWide = empty(writeScopes)
 
-var baseActions = [
+var resourceActions = [
   'Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings/write' // trusted-access.binding
-  'Microsoft.KubernetesConfiguration/register/action' // subscription.kubernetes-configuration-registered
   'Microsoft.Storage/storageAccounts/write' // storage.network-access (networkAcls)
 ]
-var clusterActions = remediateCluster
-  ? [
-      'Microsoft.ContainerService/managedClusters/write' // CSI driver / snapshot controller
-      'Microsoft.KubernetesConfiguration/extensions/write' // extension.installed
-    ]
-  : []
-var runCommandActions = inclusterChecks
-  ? [
-      'Microsoft.ContainerService/managedClusters/runCommand/action' // cluster.velero-absent
-    ]
-  : []
+var clusterActions = remediateCluster ? [
+  'Microsoft.ContainerService/managedClusters/write' // CSI driver / snapshot controller
+  'Microsoft.KubernetesConfiguration/extensions/write' // extension.installed
+] : []
+var runCommandActions = inclusterChecks ? [
+  'Microsoft.ContainerService/managedClusters/runCommand/action' // cluster.velero-absent
+] : []
 
 resource guardReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, guardPrincipalId, roles.Reader)
@@ -54,15 +58,15 @@ resource guardReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource guardRbacAdmin 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource guardRbacAdmin 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (subscriptionWide) {
   name: guid(subscription().id, guardPrincipalId, roles['Role Based Access Control Administrator'])
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles['Role Based Access Control Administrator'])
     principalId: guardPrincipalId
     principalType: 'ServicePrincipal'
-    condition: abac.condition
+    condition: replace(abac.condition, abac.guardPrincipalIdPlaceholder, guardPrincipalId)
     conditionVersion: abac.conditionVersion
-    description: 'AKS Backup Guard: assign only the role-matrix roles, only to service principals'
+    description: 'AKS Backup Guard: assign only the role-matrix roles, only to other service principals; never delete'
   }
 }
 
@@ -70,12 +74,12 @@ resource remediator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, 'aks-backup-guard-remediator', environmentName)
   properties: {
     roleName: 'AKS Backup Guard Remediator (${environmentName}, ${subscription().subscriptionId})'
-    description: 'The write actions AKS Backup Guard remediation needs beyond Reader and the constrained RBAC administrator.'
+    description: 'The resource writes AKS Backup Guard remediation needs beyond Reader and the constrained RBAC administrator.'
     type: 'CustomRole'
     assignableScopes: [subscription().id]
     permissions: [
       {
-        actions: concat(baseActions, clusterActions, runCommandActions)
+        actions: concat(resourceActions, clusterActions, runCommandActions)
         notActions: []
         dataActions: []
         notDataActions: []
@@ -84,7 +88,27 @@ resource remediator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
-resource guardRemediator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource registrar 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'aks-backup-guard-registrar', environmentName)
+  properties: {
+    roleName: 'AKS Backup Guard Registrar (${environmentName}, ${subscription().subscriptionId})'
+    description: 'Register the Microsoft.KubernetesConfiguration resource provider (AKS Backup Guard).'
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.KubernetesConfiguration/register/action' // subscription.kubernetes-configuration-registered
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+resource guardRemediator 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (subscriptionWide) {
   name: guid(subscription().id, guardPrincipalId, remediator.id)
   properties: {
     roleDefinitionId: remediator.id
@@ -93,6 +117,28 @@ resource guardRemediator 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     description: 'AKS Backup Guard: remediation writes'
   }
 }
+
+resource guardRegistrar 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, guardPrincipalId, registrar.id)
+  properties: {
+    roleDefinitionId: registrar.id
+    principalId: guardPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'AKS Backup Guard: register Microsoft.KubernetesConfiguration'
+  }
+}
+
+// The narrow form: the same RBAC administrator (same condition) and remediator, per resource group.
+module writeScopeRights 'guard-write-scope.bicep' = [
+  for scopeId in writeScopes: if (length(split(scopeId, '/')) == 5 && toLower(split(scopeId, '/')[2]) == toLower(subscription().subscriptionId)) {
+    name: 'guard-write-${take(uniqueString(scopeId, environmentName), 8)}'
+    scope: resourceGroup(split(scopeId, '/')[2], split(scopeId, '/')[4])
+    params: {
+      guardPrincipalId: guardPrincipalId
+      remediatorRoleId: remediator.id
+    }
+  }
+]
 
 resource eventsGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: eventsResourceGroupName
@@ -116,4 +162,5 @@ module events 'events.bicep' = {
 }
 
 output customRoleId string = remediator.id
+output registrarRoleId string = registrar.id
 output systemTopicId string = events.outputs.systemTopicId

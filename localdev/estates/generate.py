@@ -45,7 +45,7 @@ ADMIN_PRINCIPAL = "6f1d2e3c-4b5a-4978-8a1b-2c3d4e5f6ad1"
 GUARD_TOKEN = "sim-guard-token"
 ADMIN_TOKEN = "sim-admin-token"
 
-# The eight distinct role definitions of the role matrix (DESIGN.md section 4, AZURE_FACTS.md).
+# The eight distinct role definitions of the role matrix (shared/roles.py ROLE_MATRIX).
 MATRIX_ROLE_GUIDS: tuple[str, ...] = (
     "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
     "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
@@ -57,16 +57,19 @@ MATRIX_ROLE_GUIDS: tuple[str, ...] = (
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",  # Storage Blob Data Owner
 )
 _GUIDS = ", ".join(MATRIX_ROLE_GUIDS)
-# "Constrain roles" delegation: the Guard may only assign or delete the matrix roles, and only to
-# service principals.
-_ROLE_DEF = "Microsoft.Authorization/roleAssignments:RoleDefinitionId"
+# "Constrain roles and principal types" delegation, as infra/generated/rbac-condition.json with the
+# Guard's principal filled in: the Guard may only assign the matrix roles, only to service principals
+# other than itself, and may delete no assignment (a contradiction on the assignment's PrincipalType).
+_RA = "Microsoft.Authorization/roleAssignments"
 GUARD_RBAC_CONDITION = (
-    "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
-    f"(@Request[{_ROLE_DEF}] ForAnyOfAnyValues:GuidEquals {{{_GUIDS}}}"
-    " AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:"
-    "StringEqualsIgnoreCase {'ServicePrincipal'})) AND "
-    "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
-    f"(@Resource[{_ROLE_DEF}] ForAnyOfAnyValues:GuidEquals {{{_GUIDS}}}))"
+    f"((!(ActionMatches{{'{_RA}/write'}})) OR "
+    f"(@Request[{_RA}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{_GUIDS}}}"
+    f" AND @Request[{_RA}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}"
+    f" AND @Request[{_RA}:PrincipalId] ForAnyOfAnyValues:GuidNotEquals {{{GUARD_PRINCIPAL}}})) AND "
+    f"((!(ActionMatches{{'{_RA}/delete'}})) OR "
+    f"(@Resource[{_RA}:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {{'ServicePrincipal'}}"
+    f" AND @Resource[{_RA}:PrincipalType] ForAnyOfAnyValues:StringNotEqualsIgnoreCase"
+    " {'ServicePrincipal'}))"
 )
 REMEDIATOR_ROLE_ID = "9b3e6c1a-2f4d-4a8b-b7c6-5d4e3f2a1b0c"
 REMEDIATOR_ROLE_NAME = "AKS Backup Guard Remediator"

@@ -40,6 +40,9 @@ def apply_role_assignment(
 ) -> Outcome:
     """Create the assignment; ``applied`` (201), ``already-present`` (200 or 409 RoleAssignmentExists).
 
+    ``UnmatchedPrincipalType`` (the principal is a User or Group, not the ServicePrincipal the
+    request names) is ``failed`` at once, saying so: never retried, never re-sent with another type.
+
     ``PrincipalNotFound`` (a fresh identity not yet replicated; azure-core does not retry 400s) is
     retried with exponential backoff (1, 2, 4 ... 16 s) until ``settings.principal_retry_seconds``
     elapse, then ``failed``. Other ARM errors propagate as azure-core exceptions for
@@ -67,6 +70,12 @@ def apply_role_assignment(
             if err.code == "RoleAssignmentExists":
                 return action.outcome(
                     "already-present", "an assignment of this role to this principal exists"
+                )
+            if err.code == "UnmatchedPrincipalType":
+                return action.outcome(
+                    "failed",
+                    f"principal {params.principal_id} is not a service principal in the directory; the "
+                    f"Guard assigns roles to service principals only, so it assigned nothing: {err.reason}",
                 )
             remaining = deadline - time.monotonic()
             if err.code == "PrincipalNotFound" and remaining > 0:

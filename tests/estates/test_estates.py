@@ -410,7 +410,9 @@ def test_demo_guard_identity(demo: dict[str, Any]) -> None:
         assert rbac["condition"] == GUARD_RBAC_CONDITION
     assert len(MATRIX_ROLE_GUIDS) == 8
     assert all(guid in GUARD_RBAC_CONDITION for guid in MATRIX_ROLE_GUIDS)
-    assert GUARD_RBAC_CONDITION.count("{'ServicePrincipal'}") == 1
+    # writes: ServicePrincipal only, never the Guard itself; deletes: a contradiction (never)
+    assert GUARD_RBAC_CONDITION.count("{'ServicePrincipal'}") == 3
+    assert f"GuidNotEquals {{{GUARD_PRINCIPAL}}}" in GUARD_RBAC_CONDITION
     for _v, _vault, bi in ix.instances():
         ext = ix.clusters[bi["cluster_id"].lower()].get("extension")
         if ext:

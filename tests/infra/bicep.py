@@ -131,3 +131,31 @@ def app_settings(path: Path | None = None) -> set[str]:
         raise AssertionError("function.bicep has no BEGIN/END app settings markers")
     body = strip_comments(match.group(1))
     return set(re.findall(r"^\s*'?([A-Za-z_][A-Za-z0-9_]*)'?\s*:", body, re.MULTILINE)) - {"properties"}
+
+
+def module_args(block: Block) -> dict[str, str]:
+    """A module call's ``params: { name: expression }`` as written (one-line expressions only)."""
+    match = re.search(r"\bparams\s*:\s*\{", block.body)
+    if match is None:
+        return {}
+    start = match.end() - 1
+    inner = block.body[start + 1 : block_end(block.body, start) - 1]
+    args: dict[str, str] = {}
+    depth = 0
+    for line in inner.splitlines():
+        if depth == 0:
+            pair = re.match(r"^\s*(\w+)\s*:\s*(.+?)\s*$", line)
+            if pair:
+                args[pair.group(1)] = pair.group(2)
+        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
+    return args
+
+
+def callers(path: Path) -> list[Block]:
+    """Module blocks (in any Bicep file) whose module path is ``path``."""
+    target = path.resolve()
+    return [
+        block
+        for block in all_blocks()
+        if block.kind == "module" and (block.file.parent / block.type).resolve() == target
+    ]

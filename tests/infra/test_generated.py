@@ -36,11 +36,14 @@ def test_roles_json_lists_exactly_the_allowed_role_guids() -> None:
 
 
 def test_condition_names_every_allowed_guid_and_nothing_else() -> None:
-    condition = _load("rbac-condition.json")["condition"].lower()
+    doc = _load("rbac-condition.json")
+    condition = doc["condition"].lower()
     for guid in ALLOWED_ROLE_GUIDS:
-        assert condition.count(guid.lower()) == 2  # write and delete branches
+        assert condition.count(guid.lower()) == 1  # the write branch; the delete branch names no role
     for name, guid in infra_export.FORBIDDEN_ROLES.items():
         assert guid.lower() not in condition, name
+    # the Guard's principal id is filled in by the Bicep, in the write branch only
+    assert doc["condition"].count(doc["guardPrincipalIdPlaceholder"]) == 1
 
 
 def test_event_filters_are_the_route_tables_operations_within_event_grid_limits() -> None:

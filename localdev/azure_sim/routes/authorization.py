@@ -1,7 +1,10 @@
 """Microsoft.Authorization: role assignments (GET/PUT/DELETE/list with $filter) and role definitions.
 
 PUT and DELETE authorize themselves so that ABAC conditions see the request's and the existing
-assignment's attributes (RoleDefinitionId, PrincipalId, PrincipalType).
+assignment's attributes (RoleDefinitionId, PrincipalId, PrincipalType). As in Azure, a PUT whose
+``principalType`` disagrees with the directory's type of the principal (a User or Group named as
+ServicePrincipal, or the reverse) is a 400 ``UnmatchedPrincipalType``: the ABAC condition tests the
+*requested* type, this check makes the request tell the truth.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ PRINCIPAL_NOT_FOUND = (
     "principal ID. If you are creating this principal and then immediately assigning a role, this error "
     "might be related to a replication delay. In this case, set the role assignment principalType property "
     "to a value, such as ServicePrincipal, User, or Group. See https://aka.ms/docs-principaltype"
+)
+
+# Azure's text, typo ("PrinciaplType") and the space before the comma included; the principal id is
+# printed as 32 hex digits without hyphens. As ARM answered a deployment (quoted in
+# Azure/modern-web-app-pattern-dotnet pull request 129): {"code": "UnmatchedPrincipalType",
+# "message": "The PrincipalId 'af39...05f4db' has type 'ServicePrincipal' , which is different from
+# specified PrinciaplType 'User'."}.
+UNMATCHED_PRINCIPAL_TYPE = (
+    "The PrincipalId '{principal}' has type '{actual}' , which is different from specified "
+    "PrinciaplType '{specified}'."
 )
 
 
@@ -136,6 +149,15 @@ async def put_or_delete_assignment(ctx: Ctx) -> web.Response:
     if not ctx.store.principal_visible(principal_id):
         raise bad_request(
             "PrincipalNotFound", PRINCIPAL_NOT_FOUND.format(principal=principal_id, tenant=ctx.store.tenant)
+        )
+    if principal is not None and principal_type.lower() != principal.object_type.lower():
+        raise bad_request(
+            "UnmatchedPrincipalType",
+            UNMATCHED_PRINCIPAL_TYPE.format(
+                principal=principal_id.replace("-", "").lower(),
+                actual=principal.object_type,
+                specified=principal_type,
+            ),
         )
     if existing is not None:
         old = existing["properties"]
