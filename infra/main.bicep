@@ -96,8 +96,8 @@ param alertGroupBy string = 'vault'
 param ownerTag string = 'owner'
 @description('Optional https link to the full HTML report, shown when a card cannot list every target (GUARD_REPORT_URL).')
 param reportUrl string = ''
-@description('Per-receiver Teams webhooks: app-setting name (as the routing table names it) -> Key Vault secret URI. Each becomes a Key Vault reference app setting.')
-param receiverWebhookSecretUris object = {}
+@description('Per-receiver Teams webhooks: app-setting name (as the routing table names it) -> its value, a Key Vault reference "@Microsoft.KeyVault(SecretUri=...)" (never the URL itself).')
+param receiverWebhookSettings object = {}
 
 @secure()
 @description('Teams Workflows webhook URL. Stored in Key Vault; the app setting is a Key Vault reference.')
@@ -240,7 +240,7 @@ module functionApp 'app/function.bicep' = {
     alertGroupBy: alertGroupBy
     ownerTag: ownerTag
     reportUrl: reportUrl
-    receiverWebhookSecretUris: receiverWebhookSecretUris
+    receiverWebhookSettings: receiverWebhookSettings
     teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
     smtpPasswordSecretUri: keyVault.outputs.smtpPasswordSecretUri
     eventGridTopicEndpoint: driftEventsTopicEnabled ? driftTopic.outputs.endpoint : ''

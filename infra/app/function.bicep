@@ -29,8 +29,8 @@ param alertRoutes string = ''
 param alertGroupBy string = 'vault'
 param ownerTag string = 'owner'
 param reportUrl string = ''
-@description('App-setting name -> Key Vault secret URI of each routing-table receiver\'s Teams webhook.')
-param receiverWebhookSecretUris object = {}
+@description('App-setting name -> Key Vault reference (@Microsoft.KeyVault(SecretUri=...)) of each routing-table receiver\'s Teams webhook.')
+param receiverWebhookSettings object = {}
 param emailFrom string
 param smtpHost string
 param smtpPort int
@@ -104,12 +104,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // Alert secrets: a Key Vault reference when configured, else empty (the code treats empty as unset).
 var teamsWebhookSetting = empty(teamsWebhookSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${teamsWebhookSecretUri})'
-// The routing table names each receiver's webhook setting; each is a Key Vault reference too.
-var receiverWebhookSettings = toObject(
-  items(receiverWebhookSecretUris),
-  entry => entry.key,
-  entry => '@Microsoft.KeyVault(SecretUri=${entry.value})'
-)
 var smtpPasswordSetting = empty(smtpPasswordSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${smtpPasswordSecretUri})'
 
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -50,7 +50,7 @@ def assert_cards_clean(bodies: list[dict[str, Any]]) -> None:
 def test_first_scan_of_1000_targets_half_drifting_sends_one_digest_and_no_per_target_alert(
     azurite: Azurite,
 ) -> None:
-    outcome = first_scan(azurite, 1000)
+    outcome = first_scan(azurite, 1000, report_url="https://guard.contoso.example/report")
     assert outcome.alert_rows == 500  # every drift was recorded and queued (for per-transition channels)
     assert outcome.messages == 1 and outcome.per_target_messages == 0
     (digest,) = outcome.bodies
@@ -63,6 +63,12 @@ def test_first_scan_of_1000_targets_half_drifting_sends_one_digest_and_no_per_ta
         for f in e["facts"]
     }
     assert facts["Targets changed"] == "500"
+    actions = digest["attachments"][0]["content"]["actions"]
+    assert {
+        "type": "Action.OpenUrl",
+        "title": "Open the full report",
+        "url": "https://guard.contoso.example/report",
+    } in actions
     assert_cards_clean(outcome.bodies)
 
 
