@@ -29,7 +29,7 @@ param alertRoutes string = ''
 param alertGroupBy string = 'vault'
 param ownerTag string = 'owner'
 param reportUrl string = ''
-@description('App-setting name -> Key Vault reference (@Microsoft.KeyVault(SecretUri=...)) of each routing-table receiver\'s Teams webhook.')
+@description('App-setting name -> Key Vault reference value of each routing-table receiver\'s Teams webhook (infra/DEPLOY.md).')
 param receiverWebhookSettings object = {}
 param emailFrom string
 param smtpHost string
