@@ -20,7 +20,7 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 from azure.core.exceptions import AzureError
 from rich.console import Console
@@ -48,11 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--reason", required=True, help="why (shown in history)")
     add.add_argument("--author", default="", help="who (default: the login name)")
     add.set_defaults(handler=run_add)
-    listing = sub.add_parser("list", help="list silences")
+    listing = sub.add_parser("list", parents=parents, help="list silences")
     listing.add_argument("--all", action="store_true", help="include silences that ended")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     listing.set_defaults(handler=run_list)
-    expire = sub.add_parser("expire", help="end a silence now")
+    expire = sub.add_parser("expire", parents=parents, help="end a silence now")
     expire.add_argument("id")
     expire.set_defaults(handler=run_expire)
 
