@@ -36,12 +36,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$", re.I)
 _UNIT = {"m": "minutes", "h": "hours", "d": "days"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, parents: list[Any]) -> None:
     parser = subparsers.add_parser(
-        "silence", help="silence alerts for a target for a while", description=__doc__
+        "silence",
+        help="silence alerts for a target for a while",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="silence_command", required=True)
-    add = sub.add_parser("add", help="add a silence")
+    add = sub.add_parser("add", parents=parents, help="add a silence")
     add.add_argument("--target", required=True, metavar="ID", help="target key, cluster id or vault id")
     add.add_argument("--check", default="", help="only this check id (default: every check)")
     add.add_argument("--for", dest="duration", required=True, metavar="DURATION", help="e.g. 90m, 4h, 2d")
