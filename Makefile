@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: setup test lint typecheck pytest infra-scan demo bench chaos clean
+.PHONY: setup test lint typecheck pytest infra-scan demo bench chaos clean chromium
 
 setup: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -37,9 +37,18 @@ lint: $(PIP_STAMP)
 typecheck: $(PIP_STAMP)
 	$(VENV)/bin/mypy
 
+# Headless Chromium from Debian's packages, for the tests and the demo that load the HTML report
+# in a real browser (driven by the playwright package with executable_path=/usr/bin/chromium).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (headless browser for the HTML report tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
 # pytest starts Azurite (in memory, free ports) and the ARM simulator itself, and stops them
 # in its session teardown even when tests fail.
-pytest: setup
+pytest: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # checkov over infra/: every Bicep check must pass or carry an inline `// checkov:skip=ID: reason`
@@ -55,7 +64,7 @@ infra-scan: $(TOOLS_STAMP)
 
 test: setup lint typecheck infra-scan pytest
 
-demo: setup
+demo: setup chromium
 	$(PY) -m localdev.demo
 
 bench: setup
@@ -69,6 +78,10 @@ clean:
 
 # Regenerate infra/generated/*.json from the code's tables (role matrix, routes, ledger tables);
 # tests/infra fails while they are stale.
+.PHONY: docs
+docs: $(PIP_STAMP)
+	$(PY) -m shared.docs_export
+
 .PHONY: infra-json
 infra-json: $(PIP_STAMP)
 	$(PY) -m shared.infra_export

@@ -158,3 +158,16 @@ def remediate(req: func.HttpRequest) -> func.HttpResponse:
         },
         202,
     )
+
+
+@bp.route(route="report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def report(req: func.HttpRequest) -> func.HttpResponse:
+    """The HTML report (shared.report.html) of every target in the ledger, with recent history."""
+    from shared import orchestration
+    from shared.report.ledger_page import render_ledger_page
+
+    svc = orchestration.services()
+    if svc.ledger is None:
+        return _problem(503, "no ledger: storage is not configured")
+    page = render_ledger_page(svc.ledger)
+    return func.HttpResponse(page, status_code=200, mimetype="text/html", charset="utf-8")

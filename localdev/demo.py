@@ -9,7 +9,9 @@
 4. Replays the Event Grid events the simulator recorded through the Event Grid function and shows
    the Guard restoring each one, with the time from event to fix.
 5. Prints the Teams card and the email it delivered and the CloudEvents published to the
-   simulator's Event Grid topic (one per transition), saves them under ``.demo/``, stops everything.
+   simulator's Event Grid topic (one per transition), saves them under ``.demo/``.
+6. Saves the HTML report the Function App serves (``GET /api/report``) as ``.demo/report.html``
+   and a headless-Chromium screenshot of it as ``.demo/report.png``; stops everything.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -45,8 +48,8 @@ OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 DRIFT_TOPIC = "guard-drift"
 
 
-def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str]]]:
-    """A read-only check of every target: key -> (cluster, vault, failing check ids)."""
+def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str], list[str]]]:
+    """A read-only check of every target: key -> (cluster, vault, failing check ids, warnings)."""
     from shared.arm import ArmClients
     from shared.discovery import discover
     from shared.gather.reader import ArmReader
@@ -59,32 +62,34 @@ def failing_by_target(settings: Any) -> dict[str, tuple[str, str, list[str]]]:
     out = {}
     for v in verify(list(found.targets), reader):
         failing = sorted(f.check for f in v.findings if f.status is Status.FAIL)
+        warnings = sorted(f.check for f in v.findings if f.status is Status.WARN)
         out[v.target.key] = (
             v.target.cluster_id.rsplit("/", 1)[-1],
             v.target.vault_id.rsplit("/", 1)[-1],
             failing,
+            warnings,
         )
     clients.close()
     return out
 
 
 def before_after(console: Console, before: dict[str, Any], after: dict[str, Any]) -> None:
-    table = Table(title="Before and after the scheduled scan (failing checks)", expand=True)
+    table = Table(title="Before and after the scheduled scan (failing checks, then warnings)", expand=True)
     table.add_column("cluster")
     table.add_column("vault")
-    table.add_column("before", style="red")
-    table.add_column("after")
+    table.add_column("before", style="red", overflow="fold")
+    table.add_column("after", overflow="fold")
     for key in sorted(before, key=lambda k: before[k][0]):
-        cluster, vault, failing = before[key]
-        still = after.get(key, ("", "", []))[2]
-        table.add_row(
-            cluster,
-            vault,
-            "\n".join(failing) or "[green]-[/]",
-            "\n".join(f"[red]{c}[/]" for c in still) or "[green]all pass[/]",
-        )
+        cluster, vault, failing, _ = before[key]
+        _, _, still, warnings = after.get(key, ("", "", [], []))
+        after_text = "\n".join([f"[red]{c}[/]" for c in still] + [f"[yellow]{c} (warn)[/]" for c in warnings])
+        if not after_text:
+            after_text = "[green]all pass[/]"
+        elif not still:
+            after_text = "[green]no failure[/]\n" + after_text
+        table.add_row(cluster, vault, "\n".join(failing) or "[green]-[/]", after_text)
     console.print(table)
-    fixed = sum(len(b[2]) - len(after.get(k, ("", "", []))[2]) for k, b in before.items())
+    fixed = sum(len(b[2]) - len(after.get(k, ("", "", [], []))[2]) for k, b in before.items())
     remaining = sum(len(a[2]) for a in after.values())
     console.print(
         f"[bold]{fixed}[/] failing checks fixed by the Guard; [bold]{remaining}[/] remain "
@@ -156,6 +161,45 @@ def break_things(sim: SimHandle, estate: dict[str, Any], console: Console) -> li
     for line in done:
         console.print(f"  [red]✗[/] {line}")
     return done
+
+
+def save_report(console: Console) -> tuple[Path, Path | None]:
+    """Calls the Function App's ``report`` function, saves the page and a Chromium screenshot."""
+    import azure.functions as func
+
+    from handlers.http import report
+
+    response = report(func.HttpRequest(method="GET", url="/api/report", body=b""))
+    page = OUT / "report.html"
+    page.write_bytes(response.get_body())
+    shot = OUT / "report.png"
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        console.print(f"saved {page.relative_to(ROOT)} (no chromium for a screenshot: `make chromium`)")
+        return page, None
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,1100",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0 or not shot.exists():
+        console.print(f"saved {page.relative_to(ROOT)}; chromium could not take the screenshot")
+        return page, None
+    console.print(
+        f"saved {page.relative_to(ROOT)} ({page.stat().st_size // 1024} KiB, one self-contained file) "
+        f"and a screenshot {shot.relative_to(ROOT)}"
+    )
+    return page, shot
 
 
 def _parse_time(value: str) -> datetime:
@@ -270,7 +314,7 @@ def main() -> int:
             )
         console.print(table)
         still = failing_by_target(settings)
-        broken_again = {k: v for k, v in still.items() if len(v[2]) > len(after.get(k, ("", "", []))[2])}
+        broken_again = {k: v for k, v in still.items() if len(v[2]) > len(after.get(k, ("", "", [], []))[2])}
         if broken_again:
             console.print(f"[red]not restored: {broken_again}[/]")
 
@@ -312,6 +356,9 @@ def main() -> int:
             )
         console.print(f"\ncards, emails and CloudEvents saved under {OUT.relative_to(ROOT)}/")
 
+        console.rule("5. the HTML report the Function App serves (GET /api/report)")
+        report_html, screenshot = save_report(console)
+
         console.rule("done")
         elapsed = time.monotonic() - started
         summary = {
@@ -324,6 +371,9 @@ def main() -> int:
             "emails": len(smtp.messages),
             "cloudevents": dict(sorted(by_type.items())),
             "not_restored": sorted(broken_again),
+            "report": str(report_html.relative_to(ROOT)),
+            "report_bytes": report_html.stat().st_size,
+            "screenshot": str(screenshot.relative_to(ROOT)) if screenshot else None,
         }
         (OUT / "summary.json").write_text(json.dumps(summary, indent=2))
         console.print(

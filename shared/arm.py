@@ -5,7 +5,10 @@ Real Azure: ``ManagedIdentityCredential(client_id=AZURE_CLIENT_ID)`` in Function
 (``GUARD_ARM_TOKEN``), its endpoint (``GUARD_ARM_ENDPOINT``) and CA bundle (``GUARD_ARM_CA_BUNDLE``).
 
 Who retries: azure-core's RetryPolicy retries 408/429/500/502/503/504 and dropped connections,
-honouring ``Retry-After``; nothing above this module adds another HTTP retry loop.
+honouring ``Retry-After``; nothing above this module adds another HTTP retry loop. A connection
+that cannot be opened at all (refused, DNS, TLS, connect timeout) gets a short bounded retry
+(:data:`CONNECT_RETRIES` attempts of at most :data:`CONNECT_TIMEOUT_SECONDS`), not the read-retry
+budget: an unreachable endpoint fails in seconds, not minutes.
 
 SDK modules are imported lazily, so a cold start pays only for the clients it uses.
 """
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 ARM_SCOPE = "https://management.azure.com/.default"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 AUTHORIZATION_API_VERSION = "2022-04-01"
+CONNECT_RETRIES = 2
+CONNECT_TIMEOUT_SECONDS = 4
 
 # azure-core logs every request URL and header at INFO; keep it quiet unless asked.
 for _noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "azure.mgmt"):
@@ -122,7 +127,7 @@ class ArmClients:
         arm = self.settings
         return RetryPolicy(
             retry_total=arm.retry_total,
-            retry_connect=arm.retry_total,
+            retry_connect=min(arm.retry_total, CONNECT_RETRIES),
             retry_read=arm.retry_total,
             retry_status=arm.retry_total,
             retry_backoff_factor=0.8,
@@ -148,7 +153,7 @@ class ArmClients:
                 session=session,
                 session_owner=False,
                 connection_verify=self.settings.ca_bundle or True,
-                connection_timeout=10,
+                connection_timeout=CONNECT_TIMEOUT_SECONDS,
                 read_timeout=self.settings.timeout_seconds,
             )
         return self._transport
@@ -259,7 +264,7 @@ class ArmClients:
             credential=self.credential,
             transport=self._shared_transport(),
             retry_total=self.settings.retry_total,
-            connection_timeout=10,
+            connection_timeout=CONNECT_TIMEOUT_SECONDS,
             read_timeout=self.settings.timeout_seconds,
         )
 

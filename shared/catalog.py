@@ -1,4 +1,5 @@
-"""The check catalog (DESIGN.md section 4) as data: stable ids, titles, who may fix, severity, docs.
+"""The check catalog as data (docs/checks.md is generated from it): stable ids, titles, who may
+fix, severity, docs.
 
 :data:`CHECKS` is ordered: :func:`shared.checks.evaluate` returns findings in this order, and
 alerts and reports list them so. Ids are stable: the ledger, alerts, docs and tests use them.

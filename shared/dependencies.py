@@ -1,4 +1,5 @@
-"""The scopes a target depends on, for the target index that routes events (DESIGN.md section 7).
+"""The scopes a target depends on, for the target index that routes events
+(docs/architecture.md, "Event routing").
 
 Pure: derived from a Snapshot. The subscription itself is deliberately not a dependency scope:
 a role assignment at a resource group must re-verify only the targets that depend on that group,

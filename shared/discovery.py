@@ -1,4 +1,4 @@
-"""Which (cluster, vault) pairs the Guard watches (DESIGN.md section 3).
+"""Which (cluster, vault) pairs the Guard watches (docs/architecture.md, "Targets").
 
 - every backup instance of datasource type managedClusters (case-insensitive) in a watched vault;
 - every cluster tagged ``aks-backup-guard-vault=<vault id>`` without an instance in that vault

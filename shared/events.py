@@ -2,7 +2,7 @@
 
 Accepts the Event Grid schema (``EventGridEvent``) and CloudEvents 1.0 (``CloudEvent``), one
 event or a batch. Anything malformed raises :class:`MalformedEvent` with a reason that is safe to
-log; callers log and drop it. The event is only a hint (DESIGN.md section 2): nothing here is
+log; callers log and drop it. The event is only a hint (docs/architecture.md, "The pipeline"): nothing here is
 trusted for principals, scopes or roles — routing uses only the resource id to decide *which
 targets to re-read*.
 """

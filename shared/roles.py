@@ -1,4 +1,5 @@
-"""The role matrix (DESIGN.md section 4) as data, and its resolution against a Snapshot.
+"""The role matrix as data (docs/checks.md, "Role matrix", is generated from it), and its
+resolution against a Snapshot.
 
 :data:`ROLE_MATRIX` is the only list of role assignments the Guard knows about. The ``role.*``
 checks and the remediation planner both walk it through :func:`resolve_role_rows`, so they can
@@ -34,7 +35,8 @@ BUILTIN_ROLES: Mapping[str, str] = MappingProxyType(
         "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
     }
 )
-"""Built-in role name -> role definition GUID (lower case), from AZURE_FACTS.md."""
+"""Built-in role name -> role definition GUID (lower case), as Azure publishes them (the Azure
+built-in roles reference)."""
 
 Assignee = Literal["vault", "cluster", "extension"]
 ScopeKind = Literal["cluster", "snapshot-rg", "storage-account", "staging-rg", "staging-storage"]

@@ -1,4 +1,4 @@
-"""Event routing (DESIGN.md section 7): which targets an ARM event can affect. Pure.
+"""Event routing (docs/architecture.md, "Event routing"): which targets an ARM event can affect. Pure.
 
 The route table is data: each :class:`RouteRule` names a subject pattern, the operation names
 Event Grid should deliver for it (the infra's event-subscription filters are generated from

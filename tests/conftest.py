@@ -16,3 +16,6 @@ def azurite() -> Iterator[Azurite]:
         yield node
     finally:
         node.stop()
+
+
+from tests.browser import browser  # noqa: E402,F401  (session fixture: one headless Chromium)

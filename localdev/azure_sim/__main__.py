@@ -10,15 +10,19 @@ import logging
 import shutil
 import signal
 import ssl
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import trustme
+import yaml
 from aiohttp import web
 
 from localdev.azure_sim import estate as estate_mod
 from localdev.azure_sim.app import Sim
 from localdev.azure_sim.context import SimConfig
+from localdev.azure_sim.store import Store
 
 log = logging.getLogger("localdev.azure_sim")
 
@@ -68,9 +72,7 @@ def write_ready(path: str, line: str) -> None:
     tmp.replace(target)
 
 
-async def serve(args: argparse.Namespace) -> None:
-    raw = estate_mod.read_estate(args.estate)
-    store = estate_mod.load(raw)
+async def serve(args: argparse.Namespace, raw: dict[str, Any], store: Store) -> None:
     store.register_seconds = args.register_seconds
     config = SimConfig(
         page_size=args.page_size,
@@ -111,11 +113,22 @@ async def serve(args: argparse.Namespace) -> None:
         shutil.rmtree(tls_dir, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(args))
+    try:  # a bad estate file is one line on stderr, never a traceback
+        raw = estate_mod.read_estate(args.estate)
+        store = estate_mod.load(raw)
+    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        print(
+            f"python -m localdev.azure_sim: error: cannot load estate {args.estate}: {detail}",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(serve(args, raw, store))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,7 +22,12 @@ def read_estate(source: str | Path | dict[str, Any]) -> dict[str, Any]:
         return source
     path = Path(source)
     if path.suffix.lower() == ".json":  # JSON is YAML too, and parses ~30x faster than YAML
-        data = json.loads(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) or {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{path.name} is named .json but is not JSON ({exc}); YAML needs a .yaml name"
+            ) from None
     else:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
         with path.open("rb") as fh:

@@ -1,8 +1,9 @@
 """Generate large, deterministic estates for the Azure simulator (benchmarks, scale tests).
 
 ``python -m localdev.estates.generate --targets 10000 --subscriptions 20 [--drift-ratio 0.2]
-[--seed 1] [--out FILE]`` writes an estate (the schema in ``localdev/README.md``) with exactly
-``targets`` backup instances spread evenly over ``subscriptions`` subscriptions:
+[--seed 1] [--out FILE]`` writes an estate (the schema in ``localdev/README.md``; JSON when FILE
+ends in ``.json``, else YAML) with exactly ``targets`` backup instances spread evenly over
+``subscriptions`` subscriptions:
 
 - per subscription: cluster resource groups of up to 100 clusters, one Backup vault per 50
   clusters (policies ``daily-operational`` and ``daily-vaulted``; about a third of the instances
@@ -25,6 +26,7 @@ estate is plain dicts and lists (10,000 targets: see the README's "Estates shipp
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import uuid
@@ -476,16 +478,21 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
 
 def dump(estate: Estate, out: Path | None) -> None:
-    """Write the estate as YAML to ``out`` (stdout when None).
+    """Write the estate to ``out`` (stdout when None): JSON when the name ends in ``.json`` (the
+    simulator reads such files as JSON, ~30x faster), YAML otherwise.
 
-    Top-level lists are written in chunks (a block sequence under its key), so peak memory is
-    one chunk's YAML events, not the whole estate's.
+    YAML's top-level lists are written in chunks (a block sequence under its key), so peak memory
+    is one chunk's YAML events, not the whole estate's.
     """
     if out is None:
         _write(estate, sys.stdout)
         return
     with out.open("w", encoding="utf-8") as fh:
-        _write(estate, fh)
+        if out.suffix.lower() == ".json":
+            json.dump(estate, fh, separators=(",", ":"))
+            fh.write("\n")
+        else:
+            _write(estate, fh)
 
 
 def _write(estate: Estate, fh: TextIO) -> None:

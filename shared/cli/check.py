@@ -7,14 +7,18 @@ from typing import Any
 
 from shared.arm import ArmClients
 from shared.cli import common, render
+from shared.cli.progress import ProgressLine
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, parents: list[Any]) -> None:
     parser = subparsers.add_parser(
         "check",
+        parents=parents,
         help="verify every AKS backup prerequisite (read-only)",
-        description="Verify every AKS backup prerequisite of the selected targets against live ARM state. "
-        "Exit 0 all pass, 1 some check fails, 2 usage/configuration error, 3 some checks unknown.",
+        description="Verify every AKS backup prerequisite of the selected targets against live ARM state "
+        "(read-only). The table lists what does not pass, failing first, with each fix command on a "
+        "line of its own; --all lists every check. Exit 0 all pass, 1 some check fails, "
+        "2 usage/configuration/authentication error, 3 some checks unknown.",
     )
     common.add_selectors(parser)
     parser.set_defaults(handler=run)
@@ -26,8 +30,9 @@ def run(args: argparse.Namespace) -> int:
     clients = ArmClients(settings.arm)
     try:
         found, reader = common.select(settings, clients, args)
-        report = render.StreamedReport(out, args.format)
-        for verification in common.stream_verification(found, reader, settings):
+        progress = ProgressLine("verifying", len(found.targets))
+        report = render.StreamedReport(out, args.format, show_all=args.all, before_write=progress.clear)
+        for verification in common.stream_verification(found, reader, settings, progress=progress):
             report.add(verification)  # written now and dropped: memory stays flat on big estates
         report.close(found.problems)
         return common.exit_code_of(report.tally, found.problems)

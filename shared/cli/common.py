@@ -12,10 +12,13 @@ from typing import IO
 
 from shared import ids
 from shared.arm import ArmClients
+from shared.cli import preflight
+from shared.cli.progress import ProgressLine
+from shared.cli.render import FORMATS
 from shared.discovery import Discovery, discover, targets_for_cluster
 from shared.errors import ConfigError
 from shared.gather.reader import ArmReader
-from shared.model import Status
+from shared.model import Status, Unreadable
 from shared.settings import Settings
 from shared.verification import Tally, Verification, iter_verify
 
@@ -29,7 +32,7 @@ _VAULT = re.compile(
 )
 
 
-def add_selectors(parser: argparse.ArgumentParser) -> None:
+def add_selectors(parser: argparse.ArgumentParser, *, formats: tuple[str, ...] = FORMATS) -> None:
     parser.add_argument(
         "--subscription",
         action="append",
@@ -41,8 +44,17 @@ def add_selectors(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vault", metavar="ID", help="only the targets protected by this Backup vault (resource id)"
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        default="table",
+        help="table (default: what does not pass), json"
+        + (", junit (CI test results), html (a self-contained page)" if "html" in formats else ""),
+    )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument(
+        "--all", action="store_true", help="table: list every check of every target, passing ones too"
+    )
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -63,52 +75,55 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def select(settings: Settings, clients: ArmClients, args: argparse.Namespace) -> tuple[Discovery, ArmReader]:
-    """The targets named by the selectors, and the reader to gather them with."""
-    if args.cluster:
+    """The targets named by the selectors, and the reader to gather them with.
+
+    Checks first that ARM can be used at all (:mod:`shared.cli.preflight`). A ``--cluster`` or
+    ``--vault`` that does not exist, or selects no target, is a :class:`ConfigError` naming it:
+    a typo must not pass in CI as "0 targets, all good".
+    """
+    cluster, vault = (args.cluster or "").strip(), (args.vault or "").strip()
+    first = ids.subscription_of(cluster or vault) if (cluster or vault) else settings.subscriptions[0]
+    preflight.check_access(clients, first)
+    if cluster:
         reader = ArmReader.for_settings(clients, settings)
-        found = targets_for_cluster(reader, args.cluster.strip())
-        if args.vault:
-            found = Discovery(
-                tuple(t for t in found.targets if ids.same(t.vault_id, args.vault.strip())), found.problems
-            )
-        return found, reader
-    reader = ArmReader.for_settings(clients, settings, bulk=True)
-    subs = settings.subscriptions if not args.vault else (ids.subscription_of(args.vault),)
-    found = discover(reader, subs)
-    if args.vault:
-        found = Discovery(
-            tuple(t for t in found.targets if ids.same(t.vault_id, args.vault.strip())), found.problems
+        _must_exist(reader.cluster(cluster), "--cluster", cluster)
+        if vault:
+            _must_exist(reader.vault(vault), "--vault", vault)
+        found = targets_for_cluster(reader, cluster)
+        if vault:
+            found = Discovery(tuple(t for t in found.targets if ids.same(t.vault_id, vault)), found.problems)
+    else:
+        reader = ArmReader.for_settings(clients, settings, bulk=True)
+        subs = settings.subscriptions if not vault else (ids.subscription_of(vault),)
+        if vault:
+            _must_exist(reader.vault(vault), "--vault", vault)
+        found = discover(reader, subs)
+        if vault:
+            found = Discovery(tuple(t for t in found.targets if ids.same(t.vault_id, vault)), found.problems)
+    if (cluster or vault) and not found.targets and not found.problems:
+        named = " and ".join(
+            f"{flag} {value}" for flag, value in (("--cluster", cluster), ("--vault", vault)) if value
         )
+        raise ConfigError(f"{named} selects no target (no backup instance, vault tag or restore-target tag)")
     return found, reader
 
 
+def _must_exist(read: object, flag: str, resource_id: str) -> None:
+    if isinstance(read, Unreadable) and read.kind == "not-found":
+        raise ConfigError(f"{flag} {resource_id} does not exist (or is not visible to this identity)")
+
+
 def stream_verification(
-    found: Discovery, reader: ArmReader, settings: Settings, *, stream: IO[str] | None = None
+    found: Discovery, reader: ArmReader, settings: Settings, *, progress: ProgressLine | None = None
 ) -> Iterator[Verification]:
     """Verify the selected targets in order, one at a time (bounded memory), skipping ignored ones;
-    with a progress bar on a terminal for larger scans."""
-    stream = stream or sys.stderr  # resolved per call: sys.stderr may be replaced after import
-    targets = list(found.targets)
-    results = iter_verify(targets, reader, incluster_checks=settings.incluster_checks)
-    if not (stream.isatty() and len(targets) > 3):
-        yield from (v for v in results if v.snapshot.opt_out != "ignore")
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=stream),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("verify", total=len(targets))
-        for v in results:
-            progress.advance(task)
-            if v.snapshot.opt_out != "ignore":
-                yield v
+    ``progress`` (a transient line on a terminal) advances once per target."""
+    results = iter_verify(list(found.targets), reader, incluster_checks=settings.incluster_checks)
+    for v in results:
+        if progress is not None:
+            progress.advance()
+        if v.snapshot.opt_out != "ignore":
+            yield v
 
 
 def exit_code(verifications: list[Verification], problems: tuple[str, ...] = ()) -> int:

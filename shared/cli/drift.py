@@ -1,14 +1,14 @@
-"""``aks-backup-guard drift``: what the ledger says, read-only.
+"""aks-backup-guard drift: what the ledger says, read-only.
 
-``drift`` lists every recorded target with its failing/unknown checks; ``--target ID`` narrows to
-one target (its :attr:`Target.key` ``<cluster id>|<vault id>``, or a cluster id for all of that
-cluster's targets); ``--history`` (with ``--target``) prints the target's history: transitions,
-actions and their outcomes, alert deliveries, each with what triggered it. ``--format json``
+drift lists every recorded target with its failing, unknown and warning checks; --target ID
+narrows to one target (its key <cluster id>|<vault id>, or a cluster id for all of that
+cluster's targets); --history (with --target) prints the target's history: transitions,
+actions and their outcomes, alert deliveries, each with what triggered it. --format json
 prints the same data as JSON for scripts.
 
 Reads the ledger's storage account from the same settings as the Function App
-(``AzureWebJobsStorage`` / ``GUARD_STORAGE_CONNECTION`` / ``AzureWebJobsStorage__accountName``,
-``GUARD_TABLE_PREFIX``). Exit codes: 0 success (also when nothing is recorded yet), 2 for a
+(AzureWebJobsStorage, GUARD_STORAGE_CONNECTION or AzureWebJobsStorage__accountName, and
+GUARD_TABLE_PREFIX). Exit codes: 0 success (also when nothing is recorded yet), 2 for a
 configuration error or an unreachable ledger (one line on stderr, never a connection string).
 """
 
@@ -17,23 +17,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO
+from typing import IO, Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
-from rich.console import Console
-from rich.table import Table
 
 from shared import ids
+from shared.cli.text import Writer
 from shared.errors import ConfigError
 from shared.ledger.ledger import HistoryEntry, Ledger, TargetState
+from shared.model import Status
 from shared.settings import Settings
 
 EXIT_OK, EXIT_USAGE = 0, 2
+_WORST = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, parents: list[Any]) -> None:
     parser = subparsers.add_parser(
-        "drift", help="show recorded drift per target, or one target's history", description=__doc__
+        "drift",
+        parents=parents,
+        help="show recorded drift per target, or one target's history",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--target", metavar="ID", help="a target key (<cluster id>|<vault id>) or a cluster id"
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace, *, out: IO[str] | None = None) -> int:
         else:
             _print_current(states, args.format, out)
     except ConfigError as exc:
-        print(f"aks-backup-guard: configuration error: {exc}", file=sys.stderr)
+        print(f"aks-backup-guard: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AzureError as exc:
         status = (
@@ -96,26 +101,34 @@ def _print_current(states: list[TargetState], fmt: str, out: IO[str]) -> None:
         json.dump({"targets": [s.to_dict() for s in states]}, out, indent=2)
         out.write("\n")
         return
-    console = Console(file=out, width=160)
+    text = Writer(out)
     if not states:
-        console.print("No targets recorded in the ledger yet.")
-        return
-    table = Table(title="Recorded drift per target", show_lines=False)
-    for col in ("Cluster", "Vault", "Worst", "Failing / unknown checks", "Since", "Last seen"):
-        table.add_column(col, overflow="fold")
-    for s in states:
-        failing = s.failing
-        checks = "\n".join(f"{c.check} ({c.status})" for c in failing) or "-"
-        since = min((c.since for c in failing), default=None)
-        table.add_row(
-            ids.name_of(s.cluster_id),
-            ids.name_of(s.vault_id),
-            str(s.worst),
-            checks,
-            since.strftime("%Y-%m-%d %H:%M") if since else "-",
-            s.last_seen.strftime("%Y-%m-%d %H:%M") if s.last_seen else "-",
+        text.line(
+            "No targets recorded in the ledger yet (a scan fills it: see the README, 'A local ledger')."
         )
-    console.print(table)
+        return
+    clean = 0
+    for s in sorted(states, key=lambda s: (_WORST[s.worst], s.target_key)):
+        failing = sorted(s.failing, key=lambda c: (_WORST[c.status], c.check))
+        if not failing:
+            clean += 1
+            continue
+        seen = s.last_seen.strftime("%Y-%m-%d %H:%M") if s.last_seen else "-"
+        text.line(
+            text.paint(f"{ids.name_of(s.cluster_id)} -> {ids.name_of(s.vault_id)} ({s.kind})", "bold")
+            + f"  worst {s.worst}, last seen {seen} UTC"
+        )
+        text.line(text.paint(f"  cluster {s.cluster_id}", "dim"))
+        text.line(text.paint(f"  vault   {s.vault_id}", "dim"))
+        for c in failing:
+            text.line(f"  {text.status(c.status)} {c.check}  since {c.since.strftime('%Y-%m-%d %H:%M')}")
+            text.wrapped(c.detail, 10)
+            if c.fix and c.fix.command:
+                text.command(c.fix.command, 10)
+        text.line()
+    if clean:
+        text.line(text.paint(f"{clean} recorded target(s) pass every check.", "dim"))
+    text.line(f"{len(states)} targets recorded, {len(states) - clean} with drift")
 
 
 def _print_history(history: dict[str, list[HistoryEntry]], fmt: str, out: IO[str]) -> None:
@@ -123,21 +136,17 @@ def _print_history(history: dict[str, list[HistoryEntry]], fmt: str, out: IO[str
         json.dump({"history": {k: [e.to_dict() for e in v] for k, v in history.items()}}, out, indent=2)
         out.write("\n")
         return
-    console = Console(file=out, width=160)
+    text = Writer(out)
     if not history:
-        console.print("No such target in the ledger.")
+        text.line("No such target in the ledger.")
         return
     for key, entries in history.items():
         cluster, _, vault = key.partition("|")
-        table = Table(title=f"History of cluster {ids.name_of(cluster)} / vault {ids.name_of(vault)}")
-        for col in ("When (UTC)", "Type", "Check", "What", "Trigger"):
-            table.add_column(col, overflow="fold")
+        text.line(text.paint(f"History of {ids.name_of(cluster)} -> {ids.name_of(vault)}", "bold"))
+        text.line(text.paint(f"  cluster {cluster}", "dim"))
+        text.line(text.paint(f"  vault   {vault}", "dim"))
         for e in entries:
-            table.add_row(
-                e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                e.type,
-                e.check,
-                e.summary,
-                f"{e.trigger_kind} {e.trigger_id}",
-            )
-        console.print(table)
+            text.line(f"  {e.at.strftime('%Y-%m-%d %H:%M:%S')}  {e.type:<16} {e.check}")
+            text.wrapped(e.summary, 23)
+            text.line(text.paint(" " * 23 + f"trigger: {e.trigger_kind} {e.trigger_id}", "dim"))
+        text.line()

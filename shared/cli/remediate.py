@@ -12,25 +12,29 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from shared import ids
 from shared.arm import ArmClients
 from shared.cli import common, render
+from shared.cli.progress import ProgressLine
+from shared.cli.text import Writer
+from shared.model import Target
 from shared.reconcile import ReconcileResult, reconcile
 from shared.verification import Verification, summarize
 
-_RESULT_STYLE = {"applied": "green", "already-present": "dim", "failed": "bold red", "skipped": "yellow"}
+_RESULT_STYLE = {"failed": "red", "applied": "green", "skipped": "yellow", "already-present": "dim"}
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, parents: list[Any]) -> None:
     parser = subparsers.add_parser(
         "remediate",
+        parents=parents,
         help="fix what is safe to fix (GUARD_MODE=enforce), then verify",
         description="Plan the safe fixes for the selected targets, apply them (GUARD_MODE=enforce, and "
         "GUARD_REMEDIATE_CLUSTER=true for cluster changes), then re-verify. --dry-run and report mode "
-        "only print the plan. Exit 0 all pass, 1 some check fails, 2 usage/configuration error, "
+        "only print the plan. Exit 0 all pass, 1 some check fails, "
+        "2 usage/configuration/authentication error, "
         "3 some checks unknown (on the final findings).",
     )
-    common.add_selectors(parser)
+    common.add_selectors(parser, formats=("table", "json"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan; write nothing")
     parser.set_defaults(handler=run)
 
@@ -64,26 +68,36 @@ def report_dict(results: Sequence[ReconcileResult], problems: Sequence[str] = ()
     }
 
 
-def write_table(stream: IO[str], results: Sequence[ReconcileResult], problems: Sequence[str] = ()) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(file=stream, width=max(100, Console(file=stream).width), highlight=False)
+def write_table(
+    stream: IO[str],
+    results: Sequence[ReconcileResult],
+    problems: Sequence[str] = (),
+    *,
+    show_all: bool = False,
+) -> None:
+    """Per target with actions: each outcome (result, what, why); then the findings after the
+    fixes as ``check`` prints them (what does not pass; ``show_all``: everything)."""
+    out = Writer(stream)
+    quiet = 0
     for r in results:
-        name = f"{ids.name_of(r.target.cluster_id)} -> {ids.name_of(r.target.vault_id)}"
         if not r.outcomes:
-            console.print(f"[dim]{name}: nothing to fix[/]")
+            quiet += 1
             continue
-        table = Table(title=f"{name}: plan and outcomes", title_justify="left", expand=True)
-        table.add_column("result", no_wrap=True)
-        table.add_column("action", no_wrap=True)
-        table.add_column("what", ratio=3)
-        table.add_column("reason", ratio=2)
+        out.line(out.paint(render.target_title(r.before), "bold") + f"  {len(r.outcomes)} action(s)")
         for o in r.outcomes:
-            table.add_row(f"[{_RESULT_STYLE[o.result]}]{o.result}[/]", o.action, o.description, o.reason)
-        console.print(table)
-    console.print("\n[bold]Findings after remediation[/]")
-    render.write_table(stream, [final(r) for r in results], problems)
+            out.line(f"  {out.paint(o.result.ljust(15), _RESULT_STYLE[o.result])} {o.action}")
+            out.wrapped(o.description, 18)
+            if o.reason:
+                out.wrapped(o.reason, 18, first="     why:         ")
+        out.line()
+    if quiet:
+        out.line(out.paint(f"{quiet} target(s) needed no action.", "dim"))
+    counts: Counter[str] = Counter(o.result for r in results for o in r.outcomes)
+    if counts:
+        out.line("actions: " + ", ".join(f"{counts[k]} {k}" for k in _RESULT_STYLE if counts.get(k)))
+    out.line()
+    out.line(out.paint("Findings after remediation", "bold"))
+    render.write_table(stream, [final(r) for r in results], problems, show_all=show_all)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,17 +107,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         found, reader = common.select(settings, clients, args)
         workers = max(1, min(len(found.targets), settings.arm.concurrency_per_subscription))
+        progress = ProgressLine("remediating", len(found.targets))
+
+        def one(target: Target) -> ReconcileResult:
+            result = reconcile(target, settings, clients, reader=reader, dry_run=args.dry_run)
+            progress.advance()
+            return result
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(
-                pool.map(
-                    lambda t: reconcile(t, settings, clients, reader=reader, dry_run=args.dry_run),
-                    found.targets,
-                )
-            )
+            results = list(pool.map(one, found.targets))
+        progress.clear()
         if args.format == "json":
             render.write_json(out, report_dict(results, found.problems))
         else:
-            write_table(out, results, found.problems)
+            write_table(out, results, found.problems, show_all=args.all)
         return common.exit_code([final(r) for r in results], found.problems)
     finally:
         clients.close()

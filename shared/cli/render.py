@@ -1,27 +1,29 @@
-"""Reports for people (rich tables) and machines (JSON). Pure formatting; no I/O but the stream."""
+"""Reports of verifications: text for people, JSON for scripts, JUnit XML for CI, a self-contained
+HTML page. Pure formatting; no I/O but the stream.
+
+Text (the default ``table`` format) lists only what is not ``pass`` (failing first, then unknown,
+then warnings), with each target's counts and a summary at the end; ``--all`` lists every check
+of every target. Fix commands are printed whole on their own lines (:mod:`shared.cli.text`).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from shared import ids
+from shared.cli.text import Writer, counts_phrase
 from shared.model import Finding, Status
 from shared.verification import Tally, Verification, summarize
 
-_ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
-_STYLE = {
-    Status.FAIL: "bold red",
-    Status.WARN: "yellow",
-    Status.UNKNOWN: "magenta",
-    Status.PASS: "green",
-    Status.NOT_APPLICABLE: "dim",
-}
+_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.WARN: 2, Status.PASS: 3, Status.NOT_APPLICABLE: 4}
+NOT_PASSING = (Status.FAIL, Status.UNKNOWN, Status.WARN)
+FORMATS = ("table", "json", "junit", "html")
 
 
 def ordered(findings: Sequence[Finding]) -> list[Finding]:
-    """Failing checks first, then warnings, unknowns, passes; stable within a status."""
+    """Failing checks first, then unknowns, warnings, passes; stable within a status."""
     return sorted(findings, key=lambda f: _ORDER[f.status])
 
 
@@ -48,72 +50,125 @@ def write_json(stream: IO[str], payload: dict[str, Any]) -> None:
     stream.write("\n")
 
 
-class StreamedReport:
-    """Writes a report one target at a time (JSON or tables), keeping only running counts.
+def target_title(v: Verification) -> str:
+    title = f"{ids.name_of(v.target.cluster_id)} -> {ids.name_of(v.target.vault_id)} ({v.target.kind})"
+    return title + (" [report-only]" if v.snapshot.opt_out == "report-only" else "")
 
-    The JSON document is the same as :func:`report_dict` would build, written incrementally.
+
+class StreamedReport:
+    """Writes a report one target at a time, keeping only running counts (memory stays flat).
+
+    ``before_write`` is called before anything is written (the progress line clears itself).
+    The JSON document equals :func:`report_dict`'s, written incrementally.
     """
 
-    def __init__(self, stream: IO[str], fmt: str) -> None:
-        self.stream, self.fmt = stream, fmt
+    def __init__(
+        self,
+        stream: IO[str],
+        fmt: str,
+        *,
+        show_all: bool = False,
+        before_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.stream, self.fmt, self.show_all = stream, fmt, show_all
         self.tally = Tally()
+        self.passing_targets = 0
         self._first = True
-        self._console: Any = None
+        self._before = before_write or (lambda: None)
+        self._text = Writer(stream) if fmt == "table" else None
+        self._other: Any = None
         if fmt == "json":
             stream.write('{\n  "targets": [')
-        else:
-            from rich.console import Console
+        elif fmt == "junit":
+            from shared.report.junit import JunitWriter
 
-            self._console = Console(file=stream, width=max(100, Console(file=stream).width), highlight=False)
+            self._other = JunitWriter(stream)
+        elif fmt == "html":
+            from shared.report.html import HtmlWriter
+
+            self._other = HtmlWriter(stream, source="aks-backup-guard check")
 
     def add(self, v: Verification) -> None:
         self.tally.add(v)
         if self.fmt == "json":
+            self._before()
             entry = json.dumps(target_dict(v), indent=2).replace("\n", "\n    ")
             self.stream.write(("\n    " if self._first else ",\n    ") + entry)
             self._first = False
+        elif self._other is not None:
+            self._before()
+            self._other.add(v)
+        elif not any(f.status in NOT_PASSING for f in v.findings) and not self.show_all:
+            self.passing_targets += 1
         else:
-            _target_table(self._console, v)
+            assert self._text is not None
+            self._before()
+            write_target(self._text, v, show_all=self.show_all)
+        self.stream.flush()
 
     def close(self, problems: Sequence[str] = ()) -> None:
+        self._before()
         if self.fmt == "json":
             tail = json.dumps({"summary": self.tally.as_dict(), "problems": list(problems)}, indent=2)
             self.stream.write(("\n  ],\n" if not self._first else "],\n") + tail[2:] + "\n")
+        elif self._other is not None:
+            self._other.close(self.tally.as_dict(), problems)
         else:
-            _summary_lines(self._console, self.tally.as_dict(), problems)
+            assert self._text is not None
+            write_summary(self._text, self.tally, problems, hidden_passing=self.passing_targets)
+        self.stream.flush()
 
 
-def write_table(stream: IO[str], verifications: Sequence[Verification], problems: Sequence[str] = ()) -> None:
-    report = StreamedReport(stream, "table")
+def write_target(out: Writer, v: Verification, *, show_all: bool = False) -> None:
+    """One target: a title with its counts, its ids, then each finding not passing (all with
+    ``show_all``): status, check id, the detail wrapped, the fix summary and command."""
+    counts = {str(s): 0 for s in Status}
+    for f in v.findings:
+        counts[str(f.status)] += 1
+    out.line(out.paint(target_title(v), "bold") + "  " + counts_phrase(counts))
+    out.line(out.paint(f"  cluster {v.target.cluster_id}", "dim"))
+    out.line(out.paint(f"  vault   {v.target.vault_id}", "dim"))
+    for f in ordered(v.findings):
+        if f.status not in NOT_PASSING and not show_all:
+            continue
+        out.line(f"  {out.status(f.status)} {f.check}")
+        out.wrapped(f.detail, 10)
+        if f.fix and f.status in NOT_PASSING:
+            if f.fix.summary:
+                out.wrapped(f.fix.summary, 10, first="     fix: ")
+            if f.fix.command:
+                out.command(f.fix.command, 10)
+            if f.fix.doc:
+                out.line(" " * 10 + f.fix.doc)
+    out.line()
+
+
+def write_summary(
+    out: Writer, tally: Tally, problems: Sequence[str] = (), *, hidden_passing: int = 0
+) -> None:
+    s = tally.as_dict()
+    if hidden_passing:
+        out.line(
+            out.paint(
+                f"{hidden_passing} target(s) pass every check and are not listed (--all lists them).", "dim"
+            )
+        )
+    out.line(
+        f"{s['targets']} targets, {s['failing_targets']} failing; checks: {s['fail']} fail, "
+        f"{s['unknown']} unknown, {s['warn']} warn, {s['pass']} pass"
+    )
+    for problem in problems:
+        out.wrapped(problem, 2, first=out.paint("could not list: ", "magenta"))
+
+
+def write_table(
+    stream: IO[str],
+    verifications: Sequence[Verification],
+    problems: Sequence[str] = (),
+    *,
+    show_all: bool = False,
+) -> None:
+    report = StreamedReport(stream, "table", show_all=show_all)
     for v in verifications:
         report.add(v)
     report.close(problems)
-
-
-def _target_table(console: Any, v: Verification) -> None:
-    from rich.table import Table
-
-    title = f"{ids.name_of(v.target.cluster_id)} -> {ids.name_of(v.target.vault_id)} ({v.target.kind})"
-    if v.snapshot.opt_out == "report-only":
-        title += " [report-only]"
-    table = Table(title=title, title_justify="left", show_lines=False, expand=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("detail", ratio=3)
-    table.add_column("fix", ratio=3)
-    for f in ordered(v.findings):
-        fix = ""
-        if f.fix and f.status in (Status.FAIL, Status.WARN):
-            fix = f.fix.command or f.fix.summary
-        table.add_row(f"[{_STYLE[f.status]}]{f.status}[/]", f.check, f.detail, fix)
-    console.print(table)
-    console.print(f"[dim]{v.target.cluster_id}\n{v.target.vault_id}[/]\n")
-
-
-def _summary_lines(console: Any, s: dict[str, int], problems: Sequence[str]) -> None:
-    console.print(
-        f"{s['targets']} targets, {s['failing_targets']} failing; checks: {s['fail']} fail, "
-        f"{s['warn']} warn, {s['unknown']} unknown, {s['pass']} pass"
-    )
-    for problem in problems:
-        console.print(f"[magenta]could not list:[/] {problem}")

@@ -1,6 +1,7 @@
 """plan: findings + settings -> the actions the Guard may take for one target. Pure; no I/O.
 
-Safety rules (DESIGN.md section 5) enforced here, before anything reaches ``apply``:
+Safety rules (docs/architecture.md, "Safety rules for writes"; docs/trust-model.md) enforced
+here, before anything reaches ``apply``:
 
 - only ``fail`` findings of checks the catalog marks ``guard`` / ``guard-cluster`` get an action;
 - ``guard-cluster`` fixes (CSI driver, snapshot controller, extension install) need

@@ -2,7 +2,7 @@
 generator is deterministic and shaped as documented.
 
 The manifest is checked against the estate by recomputing, from the estate file alone, what each
-target should report (an independent reading of DESIGN.md section 4), so an edit to one file
+target should report (an independent reading of the prerequisites), so an edit to one file
 without the other fails here rather than in a colleague's end-to-end test.
 """
 
@@ -28,7 +28,7 @@ from localdev.estates.generate import (
 
 ESTATES = Path(__file__).resolve().parents[2] / "localdev" / "estates"
 
-DESIGN_CHECK_IDS = (
+DOCUMENTED_CHECK_IDS = (
     "cluster.identity",
     "cluster.kubernetes-version",
     "cluster.disk-csi-driver",
@@ -528,18 +528,18 @@ def test_manifest_lists_exactly_the_targets(demo: dict[str, Any], manifest: dict
 
 
 def test_manifest_is_well_formed(manifest: dict[str, Any]) -> None:
-    assert tuple(manifest["checks"]) == DESIGN_CHECK_IDS
+    assert tuple(manifest["checks"]) == DOCUMENTED_CHECK_IDS
     seen: set[str] = set()
     for t in manifest["targets"]:
         fail, warn = set(t["fail"]), set(t["warn"])
-        assert fail <= set(DESIGN_CHECK_IDS) and warn <= WARN_CHECKS and not fail & warn, t["cluster"]
+        assert fail <= set(DOCUMENTED_CHECK_IDS) and warn <= WARN_CHECKS and not fail & warn, t["cluster"]
         assert t["fail_with_incluster"] in ([], ["cluster.velero-absent"])
         parts = [set(t["remediable"]), set(t["remediable_with_cluster"]), set(t["not_remediable"])]
         assert set().union(*parts) == fail and sum(map(len, parts)) == len(fail), t["cluster"]
         assert all(f.startswith("role.") or f in GUARD_FIXES for f in t["remediable"])
         assert set(t["remediable_with_cluster"]) <= CLUSTER_FIXES
         seen |= fail | warn | set(t["fail_with_incluster"])
-    assert seen == set(DESIGN_CHECK_IDS), set(DESIGN_CHECK_IDS) - seen
+    assert seen == set(DOCUMENTED_CHECK_IDS), set(DOCUMENTED_CHECK_IDS) - seen
     healthy = [t for t in manifest["targets"] if not (t["fail"] or t["warn"] or t["fail_with_incluster"])]
     assert len(healthy) >= 3
     assert {t["opt_out"] for t in manifest["targets"]} == {"none", "report-only"}

@@ -15,6 +15,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "drift": {"type": "httpTrigger", "route": "drift", "methods": ["GET"]},
     "drift_target": {"type": "httpTrigger", "route": "drift/{*target}", "methods": ["GET"]},
     "verify": {"type": "httpTrigger", "route": "verify", "methods": ["POST"]},
+    "report": {"type": "httpTrigger", "route": "report", "methods": ["GET"]},
     "remediate": {"type": "httpTrigger", "route": "remediate", "methods": ["POST"]},
     "guard_events": {"type": "eventGridTrigger"},
     "guard_scan": {"type": "timerTrigger", "schedule": "%DRIFT_SCAN_SCHEDULE%"},

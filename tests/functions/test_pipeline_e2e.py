@@ -309,3 +309,37 @@ def test_http_malformed_ids_are_400_never_500(scanned_app: App, route: str, body
     answer = _post(route, body)
     assert answer.status_code == 400, answer.get_body()
     assert json.loads(answer.get_body())["error"]
+
+
+def test_http_report_page_from_the_ledger_in_chromium(scanned_app: App, browser: Any, tmp_path: Any) -> None:
+    from handlers.http import report
+
+    response = report(func.HttpRequest(method="GET", url="/api/report", body=b""))
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page_file = tmp_path / "report.html"
+    page_file.write_bytes(response.get_body())
+    states = {s.target_key: s for s in scanned_app.services.ledger.list_current()}
+    assert len(states) == len(MANIFEST["targets"])
+
+    page = browser.new_page()
+    page.route("**/*", lambda r: r.abort() if not r.request.url.startswith("file:") else r.continue_())
+    page.goto(page_file.as_uri())
+    rows = page.eval_on_selector_all(
+        "tbody.target",
+        "rows => rows.map(r => [r.dataset.cluster, r.dataset.vault, r.dataset.status,"
+        " r.querySelectorAll('details.history li').length])",
+    )
+    assert len(rows) == len(states)
+    for cluster_id, vault_id, status, history_rows in rows:
+        state = states[Target(cluster_id, vault_id).key]
+        worst = str(state.worst) if state.worst is not Status.NOT_APPLICABLE else "pass"
+        assert status == worst, (cluster_id, status, worst)
+        if state.failing:  # drift: the recent history from the ledger is on the page
+            assert 0 < history_rows <= 10
+            assert history_rows == min(10, len(scanned_app.services.ledger.history(state.target_key)))
+        else:
+            assert history_rows == 0
+    page.uncheck('input.status-filter[value="pass"]')
+    shown = int(page.text_content("#shown") or "0")
+    assert shown == sum(1 for s in states.values() if s.worst not in (Status.PASS, Status.NOT_APPLICABLE))
+    page.close()

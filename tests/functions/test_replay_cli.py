@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 from localdev.azure_sim.launcher import SimHandle, running_simulator
+from localdev.azurite import Azurite
 from shared.cli import main as cli_main
 from shared.roles import BUILTIN_ROLES
 from tests.engine.conftest import DEMO, demo_manifest, demo_subscriptions
@@ -107,3 +109,40 @@ def test_replay_rejects_bad_input(
     junk.write_text(json.dumps([{"hello": "world"}]))
     assert cli_main(["replay-event", str(junk), "--format", "json"]) == 2  # nothing in it was an event
     assert json.loads(capsys.readouterr().out)["dropped"]
+
+
+def test_replay_with_a_fresh_ledger_says_the_target_index_decided(
+    sim_env: SimHandle,
+    azurite: Azurite,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A scope event (a role-assignment deletion) is routed through the ledger's target index when
+    storage is configured; a fresh ledger's index knows no target, so nothing is verified, and the
+    CLI says why (exit 2) instead of a silent "0 verification(s)"."""
+    sim = sim_env
+    target = next(t for t in MANIFEST["targets"] if t["cluster"] == "aks-fraud-prod")
+    scope = target["cluster_id"]
+    status, _, body = sim.call(
+        "GET",
+        f"{scope}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()",
+        token=sim.admin_token,
+    )
+    assert status == 200 and body["value"]
+    mark = len(sim.events())
+    sim.call("DELETE", f"{body['value'][0]['id']}?api-version=2022-04-01", token=sim.admin_token)
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(sim.events(since=mark)))
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("GUARD_TABLE_PREFIX", f"fresh{uuid.uuid4().hex[:8]}")
+    assert cli_main(["replay-event", str(path), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["ledger"] is True
+    assert [(r["rule"], r["targets_from"], r["targets"]) for r in doc["routed"]] == [
+        ("role-assignment", "target index", [])
+    ]
+    assert "target index" in captured.err and "fresh ledger" in captured.err
+    assert captured.err.count("\n") == 1

@@ -1,6 +1,7 @@
-"""The Event Grid subscriptions admit every operation some route in DESIGN.md section 7 needs.
+"""The Event Grid subscriptions admit every operation some route of docs/architecture.md
+("Event routing") needs.
 
-Each row of the section 7 table is mapped to the route rules (shared/routing.py ROUTES) that
+Each row of that table is mapped to the route rules (shared/routing.py ROUTES) that
 implement it; a new or reworded row fails until it is mapped here. Every mapped rule's operations
 must be in the generated filters that events.bicep loads.
 """
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-
-import pytest
 
 from shared.routing import ROUTES, SUBSCRIPTION_EVENT_TYPES
 from tests.infra import bicep
@@ -36,17 +35,10 @@ NOT_SUBSCRIPTION_EVENTS = {
 
 
 def _section7_rows() -> list[str]:
-    candidates = [
-        bicep.ROOT / "DESIGN.md",
-        bicep.ROOT / "docs" / "DESIGN.md",
-        bicep.ROOT.parent / "shared" / "DESIGN.md",
-    ]
-    found = [path for path in candidates if path.is_file()]
-    if not found:
-        pytest.skip("DESIGN.md is not in this checkout")
-    text = found[0].read_text(encoding="utf-8")
-    section = re.search(r"^## 7\..*?$(.*?)^## ", text, re.MULTILINE | re.DOTALL)
-    assert section, "DESIGN.md has no section 7"
+    """The first column of the table under "## Event routing" in docs/architecture.md."""
+    text = (bicep.ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Event routing$(.*?)^## ", text, re.MULTILINE | re.DOTALL)
+    assert section, "docs/architecture.md has no '## Event routing' section"
     rows = [line for line in section.group(1).splitlines() if line.startswith("| ") and "---" not in line]
     return [row.split("|")[1].strip().lower() for row in rows[1:]]  # skip the header
 
@@ -62,9 +54,9 @@ def test_every_design_row_is_mapped() -> None:
     keys = list(ROW_RULES) + list(NOT_SUBSCRIPTION_EVENTS)
     for row in rows:
         matches = [k for k in keys if row.startswith(k)]
-        assert len(matches) == 1, f"DESIGN.md section 7 row not mapped to routes: {row!r}"
+        assert len(matches) == 1, f"routing row not mapped to routes: {row!r}"
     for key in keys:
-        assert any(row.startswith(key) for row in rows), f"mapping for a row DESIGN.md no longer has: {key!r}"
+        assert any(row.startswith(key) for row in rows), f"mapped row no longer documented: {key!r}"
 
 
 def test_every_route_of_every_row_is_admitted_by_the_filters() -> None:

@@ -1,4 +1,4 @@
-"""plan() on plain data: which actions, which refusals (safety rules of DESIGN.md section 5)."""
+"""plan() on plain data: which actions, which refusals (safety rules: docs/)."""
 
 from __future__ import annotations
 

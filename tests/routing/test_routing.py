@@ -1,4 +1,4 @@
-"""Event parsing and routing over plain payloads (DESIGN.md section 7)."""
+"""Event parsing and routing over plain payloads (docs/architecture.md, "Event routing")."""
 
 from __future__ import annotations
 

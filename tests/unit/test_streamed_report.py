@@ -17,9 +17,15 @@ def verification(**changes: object) -> Verification:
     return Verification(snapshot.target, snapshot, tuple(evaluate(snapshot)))
 
 
-def streamed(verifications: list[Verification], fmt: str = "json", problems: tuple[str, ...] = ()) -> str:
+def streamed(
+    verifications: list[Verification],
+    fmt: str = "json",
+    problems: tuple[str, ...] = (),
+    *,
+    show_all: bool = False,
+) -> str:
     out = io.StringIO()
-    report = StreamedReport(out, fmt)
+    report = StreamedReport(out, fmt, show_all=show_all)
     for v in verifications:
         report.add(v)
     report.close(problems)
@@ -34,9 +40,13 @@ def test_streamed_json_equals_the_whole_report() -> None:
         assert json.loads(streamed(items, problems=problems)) == report_dict(items, problems)
 
 
-def test_streamed_table_names_every_target_and_the_totals() -> None:
-    text = streamed(
-        [verification(), verification(cluster=replace(b.cluster(), disk_csi_enabled=False))], "table"
-    )
-    assert text.count("aks-prod ->") == 2
-    assert "2 targets, 1 failing" in text
+def test_streamed_table_lists_what_does_not_pass_and_the_totals() -> None:
+    pair = [verification(), verification(cluster=replace(b.cluster(), disk_csi_enabled=False))]
+    text = streamed(pair, "table")
+    assert text.count("aks-prod ->") == 1  # the healthy target is counted, not listed
+    assert "1 target(s) pass every check" in text
+    assert "  FAIL    cluster.disk-csi-driver" in text
+    assert not [line for line in text.splitlines() if line.startswith(("  pass", "  n/a"))]
+    assert text.splitlines()[-1].startswith("2 targets, 1 failing")
+    everything = streamed(pair, "table", show_all=True)
+    assert everything.count("aks-prod ->") == 2 and "pass    cluster.identity" in everything
