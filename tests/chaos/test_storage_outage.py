@@ -49,7 +49,8 @@ def test_storage_outage_mid_scan_loses_nothing(disk_azurite: Azurite) -> None:
 
     def restart() -> None:
         if outage.is_set() and not restarted.is_set():
-            disk_azurite.restart()
+            # a generous start-up bound: on a loaded machine node can take long to listen again
+            disk_azurite.restart(timeout=180)
             restarted.set()
 
     def on_message(queue: str, stats: DrainStats) -> None:
