@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cold_start, event_path, memory, report, scan, table_ops
+from bench import alerts, cold_start, event_path, memory, report, scan, table_ops
 from bench.common import progress
 
 BENCHMARKS: dict[str, Callable[..., list[report.Figure]]] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[..., list[report.Figure]]] = {
     "event_path": event_path.run,
     "table_ops": table_ops.run,
     "memory": memory.run,
+    "alerts": alerts.run,
 }
 
 

@@ -87,6 +87,18 @@ param acsEndpoint string = ''
 param minSeverity string = 'warn'
 param renotifyHours int = 24
 
+@description('Alert routing table, JSON (GUARD_ALERT_ROUTES; docs/alerts.md). Empty: one receiver from the Teams/email/Event Grid settings.')
+param alertRoutes string = ''
+@allowed(['vault', 'subscription', 'resource_group', 'owner'])
+@description('What event-driven alerts are grouped by (GUARD_ALERT_GROUP_BY).')
+param alertGroupBy string = 'vault'
+@description('Tag naming the owning team of a cluster or vault, for routing (GUARD_OWNER_TAG).')
+param ownerTag string = 'owner'
+@description('Optional https link to the full HTML report, shown when a card cannot list every target (GUARD_REPORT_URL).')
+param reportUrl string = ''
+@description('Per-receiver Teams webhooks: app-setting name (as the routing table names it) -> its value, a Key Vault reference "@Microsoft.KeyVault(SecretUri=...)" (never the URL itself).')
+param receiverWebhookSettings object = {}
+
 @secure()
 @description('Teams Workflows webhook URL. Stored in Key Vault; the app setting is a Key Vault reference.')
 param teamsWebhookUrl string = ''
@@ -224,6 +236,11 @@ module functionApp 'app/function.bicep' = {
     acsEndpoint: acsEndpoint
     minSeverity: minSeverity
     renotifyHours: renotifyHours
+    alertRoutes: alertRoutes
+    alertGroupBy: alertGroupBy
+    ownerTag: ownerTag
+    reportUrl: reportUrl
+    receiverWebhookSettings: receiverWebhookSettings
     teamsWebhookSecretUri: keyVault.outputs.teamsWebhookSecretUri
     smtpPasswordSecretUri: keyVault.outputs.smtpPasswordSecretUri
     eventGridTopicEndpoint: driftEventsTopicEnabled ? driftTopic.outputs.endpoint : ''

@@ -233,6 +233,8 @@ def main() -> int:
             "GUARD_MODE": "enforce",
             "GUARD_REMEDIATE_CLUSTER": "true",
             "GUARD_DEBOUNCE_SECONDS": "0",
+            # the demo shows each step's alert at once instead of waiting out a 30 s group wait
+            "GUARD_ALERT_GROUP_WAIT_SECONDS": "0",
             "GUARD_PRINCIPAL_RETRY_SECONDS": "20",
             "GUARD_TEAMS_WEBHOOK_URL": teams.url,
             "GUARD_EMAIL_TO": "platform-team@contoso.example",
@@ -329,7 +331,7 @@ def main() -> int:
             lines = [b.get("text", "") for b in last if b.get("type") == "TextBlock"][:8]
             console.print(f"[bold]Teams card[/] (latest of {len(teams.received)}):")
             for line in lines:
-                console.print("  " + line)
+                console.print("  " + line, markup=False)  # card markdown, not rich markup
         if smtp.messages:
             message = smtp.messages[-1]
             plain = message.get_body(preferencelist=("plain",))

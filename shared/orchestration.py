@@ -34,7 +34,18 @@ from shared.dependencies import dependency_scopes
 from shared.discovery import Discovery, discover, targets_for_cluster
 from shared.events import ArmEvent, MalformedEvent, from_dict
 from shared.gather.reader import ArmReader
-from shared.model import Finding, Outcome, Status, Target, TargetKind, Trigger, Unreadable
+from shared.model import (
+    ClusterInfo,
+    Finding,
+    Outcome,
+    Snapshot,
+    Status,
+    Target,
+    TargetKind,
+    Trigger,
+    Unreadable,
+    VaultInfo,
+)
 from shared.reconcile import ReconcileResult, reconcile
 from shared.routing import Route, route
 from shared.settings import Settings
@@ -360,6 +371,7 @@ def process(item: WorkItem, svc: Services, *, now: datetime | None = None) -> Pr
             trigger=item.trigger,
             scan_id=item.scan_id,
             now=now,
+            owner=owner_of(result.before.snapshot, svc.settings.alerts.owner_tag),
         )
         transitions, writes = len(recorded.transitions), recorded.writes
         if item.scan_id and recorded.writes == 0:
@@ -378,7 +390,8 @@ def finish_scan(svc: Services, scan_id: str, *, now: datetime | None = None) -> 
 
     if svc.ledger is None or svc.work is None:
         return False
-    queued = enqueue_digest(svc.ledger, scan_id, now=now)
+    receiver_for = svc.outbox.receiver_for if svc.outbox is not None else None
+    queued = enqueue_digest(svc.ledger, scan_id, receiver_for=receiver_for, now=now)
     svc.work.mark_digest_sent(scan_id)
     if queued and svc.queue is not None:
         svc.queue.nudge_alerts()
@@ -420,6 +433,16 @@ def deliver_alerts(svc: Services, *, now: datetime | None = None) -> Any:
         if scan.deadline <= now:
             finish_scan(svc, scan.scan_id, now=now)
     return svc.outbox.drain(now=now)
+
+
+def owner_of(snapshot: Snapshot, tag_name: str) -> str:
+    """The owner tag (``GUARD_OWNER_TAG``) of the cluster, else of the vault; '' when neither has it."""
+    for resource in (snapshot.cluster, snapshot.vault):
+        if isinstance(resource, (ClusterInfo, VaultInfo)):
+            value = ids.tag(resource.tags, tag_name)
+            if value and value.strip():
+                return value.strip()[:256]
+    return ""
 
 
 def recorded_outcomes(result: ReconcileResult) -> list[Outcome]:

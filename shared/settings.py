@@ -12,10 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from shared import ids
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shared.alerts.routes import GroupBy, RoutingTable
 
 Mode = Literal["enforce", "report"]
 
@@ -100,6 +103,14 @@ class AlertSettings:
     eventgrid_source: str = "/aks-backup-guard"
     eventgrid_ca_bundle: str | None = None
     eventgrid_client_id: str | None = None
+    # grouping, routing, digests (docs/alerts.md)
+    routes: RoutingTable | None = None  # GUARD_ALERT_ROUTES; None: one receiver from the above
+    receiver_webhooks: Mapping[str, Secret] = field(default_factory=dict)  # receiver -> Teams URL
+    group_by: GroupBy = "vault"
+    group_wait_seconds: float = 30.0
+    group_interval_seconds: float = 300.0
+    owner_tag: str = "owner"
+    report_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,7 @@ class Settings:
             raise ConfigError("GUARD_MIN_SEVERITY must be one of info, warn, fail")
         if alerts.email_to and not alerts.email_from:
             raise ConfigError("GUARD_EMAIL_FROM is required when GUARD_EMAIL_TO is set")
+        alerts = _alert_routing(reader, env, alerts)
         trust_domains = _trust_domains(reader.csv("GUARD_TRUST_DOMAINS"), subs)
         return cls(
             subscriptions=subs,
@@ -221,6 +233,54 @@ class Settings:
             storage=storage,
             alerts=alerts,
         )
+
+
+def _alert_routing(reader: _Reader, env: Mapping[str, str], alerts: AlertSettings) -> AlertSettings:
+    """Grouping, routing table (validated, with each receiver's webhook read from its setting)."""
+    from dataclasses import replace
+
+    from shared.alerts.routes import GROUP_BY, parse_routes
+
+    group_by = reader.text("GUARD_ALERT_GROUP_BY", "vault").lower().replace("-", "_")
+    if group_by not in GROUP_BY:
+        raise ConfigError(f"GUARD_ALERT_GROUP_BY must be one of {', '.join(GROUP_BY)}, not {group_by!r}")
+    routes = None
+    webhooks: dict[str, Secret] = {}
+    text = reader.optional("GUARD_ALERT_ROUTES")
+    if text:
+        routes = parse_routes(text, env)
+        for receiver in routes.receivers:
+            if receiver.email_to and not (
+                alerts.smtp_host or alerts.acs_endpoint or alerts.acs_connection_string
+            ):
+                raise ConfigError(
+                    f"GUARD_ALERT_ROUTES: receiver {receiver.name} has email_to but neither "
+                    "GUARD_SMTP_HOST nor GUARD_ACS_ENDPOINT is set"
+                )
+            if receiver.email_to and not alerts.email_from:
+                raise ConfigError(f"GUARD_EMAIL_FROM is required: receiver {receiver.name} has email_to")
+            if receiver.eventgrid and not alerts.eventgrid_topic_endpoint:
+                raise ConfigError(
+                    f"GUARD_ALERT_ROUTES: receiver {receiver.name} wants Event Grid but "
+                    "GUARD_EVENTGRID_TOPIC_ENDPOINT is not set"
+                )
+            if receiver.teams_webhook_setting:
+                secret = reader.secret(receiver.teams_webhook_setting)
+                if secret:
+                    webhooks[receiver.name] = secret
+    report_url = reader.optional("GUARD_REPORT_URL")
+    if report_url and not report_url.lower().startswith("https://"):
+        raise ConfigError("GUARD_REPORT_URL must be an https:// URL")
+    return replace(
+        alerts,
+        routes=routes,
+        receiver_webhooks=webhooks,
+        group_by=group_by,  # validated above
+        group_wait_seconds=reader.number("GUARD_ALERT_GROUP_WAIT_SECONDS", 30.0, minimum=0),
+        group_interval_seconds=reader.number("GUARD_ALERT_GROUP_INTERVAL_SECONDS", 300.0, minimum=0),
+        owner_tag=reader.text("GUARD_OWNER_TAG", "owner"),
+        report_url=report_url,
+    )
 
 
 def _trust_domains(values: tuple[str, ...], subscriptions: tuple[str, ...]) -> tuple[str, ...]:

@@ -25,6 +25,12 @@ param extensionStorageAccountId string
 param extensionBlobContainer string
 param trustDomains string
 param emailTo string
+param alertRoutes string = ''
+param alertGroupBy string = 'vault'
+param ownerTag string = 'owner'
+param reportUrl string = ''
+@description('App-setting name -> Key Vault reference value of each routing-table receiver\'s Teams webhook (infra/DEPLOY.md).')
+param receiverWebhookSettings object = {}
 param emailFrom string
 param smtpHost string
 param smtpPort int
@@ -113,7 +119,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
   // BEGIN app settings: every name shared/settings.py and the handlers read (tests/infra checks this).
-  properties: {
+  properties: union(receiverWebhookSettings, {
     AzureWebJobsStorage__accountName: storage.name
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: guardClientId
@@ -161,7 +167,13 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // topics outside this deployment (set it as a Key Vault reference by hand if you must)
     GUARD_EVENTGRID_TOPIC_KEY: ''
     GUARD_EVENTGRID_SOURCE: site.id
-  }
+    GUARD_ALERT_ROUTES: alertRoutes
+    GUARD_ALERT_GROUP_BY: alertGroupBy
+    GUARD_ALERT_GROUP_WAIT_SECONDS: '30'
+    GUARD_ALERT_GROUP_INTERVAL_SECONDS: '300'
+    GUARD_OWNER_TAG: ownerTag
+    GUARD_REPORT_URL: reportUrl
+  })
   // END app settings
 }
 

@@ -161,6 +161,7 @@ def _retry_after(headers: Any) -> float | None:
 
 class EventGridChannel:
     name = "eventgrid"
+    per_transition = True  # one CloudEvent per transition: also takes the scan-found ones
 
     def __init__(
         self,

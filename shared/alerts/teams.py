@@ -48,7 +48,8 @@ class TeamsChannel:
             self._post(payload, part=i, parts=len(message.teams))
 
     def _post(self, payload: dict[str, object], *, part: int, parts: int) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        # compact, as render.payload_size measures it against the Teams message limit
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         request = urllib.request.Request(
             self._url.reveal(), data=body, method="POST", headers={"Content-Type": "application/json"}
         )

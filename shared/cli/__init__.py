@@ -54,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     parents = [_verbosity()]
     check.register(sub, parents)
-    from shared.cli import drift, remediate, replay
+    from shared.cli import drift, remediate, replay, silence
 
-    for module in (remediate, drift, replay):
+    for module in (remediate, drift, replay, silence):
         module.register(sub, parents)
     return parser
 

@@ -134,6 +134,7 @@ class TargetState:
     last_seen: datetime | None
     last_changed: datetime | None
     last_scan_id: str | None
+    owner: str = ""
 
     @property
     def worst(self) -> Status:
@@ -205,6 +206,7 @@ class ScanChange:
     cluster_id: str
     vault_id: str
     transitions: tuple[Transition, ...]
+    owner: str = ""
 
 
 def _now() -> datetime:
@@ -289,8 +291,12 @@ class Ledger:
         scan_id: str | None = None,
         now: datetime | None = None,
         prefetched: TableEntity | None | Literal[False] = False,
+        owner: str = "",
     ) -> RecordResult:
         """Diff ``findings`` against the ledger and write what changed (see the module doc).
+
+        ``owner`` is the owner tag of the cluster (or vault) as read with the findings: stored on
+        the alert and scan-change rows for routing and grouping (:mod:`shared.alerts.routes`).
 
         ``observed`` is what the run saw before it remediated (see :func:`transitions.diff`).
         ``prefetched`` is the target's row as just read by a partition query (None: no row), used
@@ -332,10 +338,12 @@ class Ledger:
                 "at": now.isoformat(),
                 "trigger": {"kind": trigger.kind, "id": trigger.id, "detail": trigger.detail},
                 "scan_id": scan_id,
+                "owner": owner,
                 "transitions": [t.to_dict() for t in result.transitions],
                 "outcomes": [o.to_dict() for o in outcomes],
             }
             row = self._target_row(target, pk, rk, result.states, version, now, scan_id)
+            row["Owner"] = owner
             has_journal = bool(result.transitions or outcomes)
             row.update(json_properties("Pending", journal) if has_journal else {"PendingParts": 0})
             try:
@@ -425,6 +433,7 @@ class Ledger:
             "TriggerId": str(trig["id"]),
             "TriggerDetail": str(trig.get("detail") or ""),
             "ScanId": scan_id or "",
+            "Owner": str(journal.get("owner") or ""),
         }
         hpk = keys.encode(target_key)
         rows: list[dict[str, Any]] = []
@@ -481,11 +490,15 @@ class Ledger:
         return writes
 
     def _enqueue(self, alerts: Sequence[Transition], common: Mapping[str, Any], hpk: str) -> int:
+        # A scheduled scan's transitions reach people through the scan's digest only; their rows
+        # are still queued for per-transition channels (Event Grid), marked ``Via='digest'``.
+        via = "digest" if common.get("ScanId") and common.get("TriggerKind") == "scan" else "alert"
         rows = [
             {
                 "PartitionKey": OUTBOX_ALERT_PARTITION,
                 "RowKey": t.id,
                 "State": "pending",
+                "Via": via,
                 "Attempts": 0,
                 "NextAttempt": common["At"],
                 "Severity": str(t.severity),
@@ -594,6 +607,7 @@ class Ledger:
             last_seen=entity.get("LastSeen"),
             last_changed=entity.get("LastChanged"),
             last_scan_id=str(entity.get("LastScanId") or "") or None,
+            owner=str(entity.get("Owner") or ""),
         )
 
     def history(self, target_key: str, *, limit: int | None = None) -> list[HistoryEntry]:
@@ -630,7 +644,9 @@ class Ledger:
             trans = tuple(Transition.from_dict(t) for t in read_json(r, "Data") or [])
             prev = by_target.get(key)
             merged = (prev.transitions if prev else ()) + trans
-            by_target[key] = ScanChange(key, str(r["ClusterId"]), str(r["VaultId"]), merged)
+            by_target[key] = ScanChange(
+                key, str(r["ClusterId"]), str(r["VaultId"]), merged, str(r.get("Owner") or "")
+            )
         return [by_target[k] for k in sorted(by_target)]
 
     def add_history(self, target_key: str, row_key: str, properties: Mapping[str, Any]) -> None:
@@ -876,6 +892,7 @@ class ScanSession:
         outcomes: Iterable[Outcome] = (),
         trigger: Trigger | None = None,
         now: datetime | None = None,
+        owner: str = "",
     ) -> RecordResult:
         trig = trigger or Trigger("scan", self.scan_id)
         pk, rk = keys.encode(target.subscription_id), keys.encode(target.key)
@@ -890,6 +907,7 @@ class ScanSession:
             scan_id=self.scan_id,
             now=now or self.now,
             prefetched=prefetched,
+            owner=owner,
         )
         self.results.append(result)
         if result.writes == 0:

@@ -74,7 +74,7 @@ def test_no_secret_in_logs_ledger_or_errors(
         assert first.retried > 0
         second = outbox.drain(now=T0 + hours(2))
         assert second.delivered > 0
-        assert len(teams.received) == 2  # the alert card and the digest card
+        assert len(teams.received) == 1  # the digest card: a scan sends no per-target card
         ledger.record(
             t, [finding(A, Status.PASS), finding(B, Status.PASS)], trigger=scan_trigger(), now=T0 + hours(3)
         )

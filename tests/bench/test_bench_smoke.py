@@ -20,6 +20,10 @@ FIGURES = {
     "table_requests_per_unchanged_target_session",
     "table_writes_per_unchanged_target_worker",
     "table_requests_per_unchanged_target_worker",
+    "alert_messages_first_scan",
+    "alert_per_target_messages_first_scan",
+    "alert_digest_bytes_first_scan",
+    "alert_messages_event_burst",
 } | {
     f"scan_{size}_{what}"
     for size in ("small", "large")

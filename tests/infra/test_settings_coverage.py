@@ -113,6 +113,8 @@ def test_identity_based_storage_and_key_vault_references() -> None:
     assert "GUARD_TEAMS_WEBHOOK_URL: teamsWebhookSetting" in text
     assert "GUARD_SMTP_PASSWORD: smtpPasswordSetting" in text
     assert text.count("@Microsoft.KeyVault(SecretUri=") == 2
+    # each routing-table receiver's webhook: a Key Vault reference given as a parameter, merged in
+    assert "properties: union(receiverWebhookSettings, {" in text
     assert "allowSharedKeyAccess: false" in (bicep.INFRA / "app" / "storage.bicep").read_text(
         encoding="utf-8"
     )
