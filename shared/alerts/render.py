@@ -87,7 +87,13 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _failing(group: AlertGroup) -> int:
-    return sum(1 for t in group.transitions if str(t.current) in ("fail", "warn"))
+    """Checks still failing at the end of the group: a drift the Guard fixed in the same group
+    (new failure, then fixed) is a change, not a failing check."""
+    latest: dict[str, Transition] = {}
+    # Outbox order is not time order; within one instant a drift precedes its fix (one batch).
+    for t in sorted(group.transitions, key=lambda t: (t.last_seen, str(t.current) not in ("fail", "warn"))):
+        latest[t.check] = t
+    return sum(1 for t in latest.values() if str(t.current) in ("fail", "warn"))
 
 
 def worst_first(groups: Sequence[AlertGroup]) -> list[AlertGroup]:

@@ -138,6 +138,34 @@ def test_a_huge_batch_is_one_message_below_28_kb() -> None:
     )  # nothing hidden silently
 
 
+def test_a_drift_fixed_in_the_same_group_counts_as_a_change_not_as_failing() -> None:
+    def step(kind: TransitionKind, previous: Status, current: Status) -> Transition:
+        return Transition(
+            id=f"{kind}",
+            target_key="k",
+            check="trusted-access.binding",
+            kind=kind,
+            previous=previous,
+            current=current,
+            detail="d",
+            fix=None,
+            first_seen=T0,
+            last_seen=T0,
+            count=1,
+        )
+
+    t = target(1)
+    drift = step(TransitionKind.NEW_FAILURE, Status.PASS, Status.FAIL)
+    fixed = step(TransitionKind.FIXED, Status.FAIL, Status.PASS)
+    (payload,) = teams_payloads(
+        [AlertGroup(t.key, t.cluster_id, t.vault_id, (fixed, drift))], portal_url="https://p"
+    )
+    title = assert_valid_card(payload)["body"][0]["text"]
+    assert title.endswith("2 change(s), 0 failing"), title
+    (still,) = teams_payloads([AlertGroup(t.key, t.cluster_id, t.vault_id, (drift,))], portal_url="https://p")
+    assert assert_valid_card(still)["body"][0]["text"].endswith("1 change(s), 1 failing")
+
+
 def test_email_over_smtp_starttls_has_text_and_html(ledger: Ledger, smtp: SmtpReceiver) -> None:
     before = len(smtp.messages)
     record_failure(ledger, 2)
