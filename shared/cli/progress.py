@@ -26,7 +26,9 @@ def _default_delay() -> float:
 
 
 class ProgressLine:
-    def __init__(self, label: str, total: int, *, stream: IO[str] | None = None, delay: float = 1.0) -> None:
+    def __init__(
+        self, label: str, total: int, *, stream: IO[str] | None = None, delay: float | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         try:
             self.enabled = bool(self.stream.isatty())
