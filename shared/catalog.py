@@ -91,6 +91,14 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_SUPPORT,
     ),
     _spec(
+        "cluster.kubernetes-version-supported",
+        "Cluster runs a Kubernetes version AKS supports in its region",
+        "cluster",
+        "none",
+        "fail",
+        DOC_SUPPORT,
+    ),
+    _spec(
         "cluster.linux-node-pool",
         "Cluster has a Linux, non-Arm64 node pool for the backup extension",
         "support",
@@ -179,6 +187,14 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_SUPPORT,
     ),
     _spec(
+        "storage.container-not-shared",
+        "No other cluster's backup extension uses the backup blob container",
+        "storage",
+        "none",
+        "fail",
+        DOC_SUPPORT,
+    ),
+    _spec(
         "storage.shared-key-access",
         "Backup extension can authenticate to the storage account",
         "storage",
@@ -195,12 +211,36 @@ _SPECS: tuple[CheckSpec, ...] = (
         DOC_CONCEPT,
     ),
     _spec(
+        "trusted-access.binding-limit",
+        "Cluster has room for the Backup vault's trusted access binding (at most 8)",
+        "trusted-access",
+        "none",
+        "fail",
+        DOC_CONCEPT,
+    ),
+    _spec(
+        "trusted-access.stale-bindings",
+        "No trusted access binding from a Backup vault that no longer exists",
+        "trusted-access",
+        "none",
+        "warn",
+        DOC_CONCEPT,
+    ),
+    _spec(
         "vault.identity",
         "Backup vault has the identity its backup instance runs under",
         "vault",
         "none",
         "fail",
         DOC_TROUBLESHOOT,
+    ),
+    _spec(
+        "vault.tier-region-supported",
+        "Backup vault's region supports the Vault tier its policy uses",
+        "vault",
+        "none",
+        "fail",
+        DOC_SUPPORT,
     ),
     *(
         _spec(

@@ -144,7 +144,7 @@ _ROWS: tuple[CauseRow, ...] = (
     # -- vaulted backup ---------------------------------------------------------------------------
     _row(
         "DppUserErrorVaultTierPolicyNotSupported",
-        (),
+        ("vault.tier-region-supported",),
         "the vault's region does not support the vault-standard tier: drop the vault-store rule",
     ),
     # -- jobs completed with warnings ---------------------------------------------------------------

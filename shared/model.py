@@ -163,6 +163,7 @@ class ClusterInfo:
     subnet_ids: tuple[str, ...] = ()
     provisioning_state: str | None = None
     node_pools: tuple[NodePool, ...] = ()
+    support_plan: str | None = None  # KubernetesOfficial (the default) | AKSLongTermSupport
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +447,28 @@ class LockInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class KubernetesMinor:
+    """One entry of AKS's versions list for a region (``GET .../locations/{l}/kubernetesVersions``):
+    a minor version (``1.30``), its support plans (``KubernetesOfficial``, ``AKSLongTermSupport``),
+    whether it is a preview, and the patch versions AKS offers for it."""
+
+    version: str
+    support_plans: tuple[str, ...] = ()
+    is_preview: bool = False
+    patches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerUse:
+    """Which clusters' backup extensions name a storage account's blob container (scans only):
+    ``others`` are the guarded clusters other than the target whose extension uses the same
+    (account, container); ``unread`` says what could not be read (those clusters were not compared)."""
+
+    others: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class VeleroResult:
     found: bool
     detail: str
@@ -496,6 +519,9 @@ class Snapshot:
     consent: ConsentFacts = field(default_factory=ConsentFacts)
     jobs: Read[InstanceJobs] | None = None  # the instance's backup jobs (backup targets only)
     locks: Mapping[str, Read[tuple[LockInfo, ...]]] = field(default_factory=dict)  # by subscription (lower)
+    kubernetes_versions: Read[tuple[KubernetesMinor, ...]] | None = None  # AKS's list for the cluster's region
+    binding_sources: Mapping[str, Read[bool]] = field(default_factory=dict)  # other vaults bound: exists?
+    container_use: Read[ContainerUse] | None = None  # None: not evaluated (the event path)
     read_at: datetime | None = None  # when the reads were taken (UTC): the outcome checks' "now"
 
     @property

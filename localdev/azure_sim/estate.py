@@ -99,6 +99,8 @@ def load(estate: dict[str, Any]) -> Store:
                 "name": str(lock.get("name") or "lock"),
             }
         )
+    for region, minors in (estate.get("kubernetes_versions") or {}).items():
+        store.kubernetes_versions[str(region).replace(" ", "").lower()] = [dict(m) for m in minors or []]
     for hours_ago in estate.get("backup_runs_hours_ago") or []:
         run_backups(store, now=datetime.now(UTC) - timedelta(hours=float(hours_ago)))
     for topic in estate.get("eventgrid_topics") or []:

@@ -185,7 +185,7 @@ def cluster(sub: str, rg: str, location: str, tenant: str, spec: dict[str, Any])
             "snapshotController": {"enabled": bool(spec.get("snapshot_controller", True))},
         },
         "oidcIssuerProfile": {"enabled": False},
-        "supportPlan": "KubernetesOfficial",
+        "supportPlan": str(spec.get("support_plan", "KubernetesOfficial")),
     }
     return body
 
@@ -874,3 +874,39 @@ def backup_job(
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+DEFAULT_KUBERNETES_VERSIONS: tuple[Json, ...] = (
+    {"version": "1.28", "support_plans": ["AKSLongTermSupport"], "patches": ["1.28.15"]},
+    {"version": "1.29", "support_plans": ["KubernetesOfficial", "AKSLongTermSupport"], "patches": ["1.29.9"]},
+    {"version": "1.30", "patches": ["1.30.4", "1.30.6"], "default": True},
+    {"version": "1.31", "patches": ["1.31.1", "1.31.2"]},
+    {"version": "1.32", "patches": ["1.32.0"]},
+    {"version": "1.33", "patches": ["1.33.0"], "preview": True},
+)
+"""Minors served when the estate names none for a region (its clusters' versions are inside)."""
+
+
+def kubernetes_versions(minors: list[Json] | tuple[Json, ...]) -> Json:
+    """AKS's ``kubernetesVersions`` body (recorded ``az aks get-versions``: ``values``, not ``value``;
+    ``capabilities.supportPlan``; ``patchVersions`` keyed by patch with the ``upgrades`` each offers;
+    ``isPreview``/``isDefault`` only when true). Estate minors: {version, support_plans?, patches?,
+    preview?, default?}."""
+    all_patches = [str(p) for m in minors for p in m.get("patches") or []]
+
+    def newer(patch: str) -> list[str]:
+        key = tuple(int(x) for x in patch.split("."))
+        later = [p for p in all_patches if tuple(int(x) for x in p.split(".")) > key]
+        return [p for p in later if int(p.split(".")[1]) <= key[1] + 1]
+
+    values = []
+    for m in minors:
+        entry: Json = {"version": str(m["version"])}
+        if m.get("default"):
+            entry["isDefault"] = True
+        if m.get("preview"):
+            entry["isPreview"] = True
+        entry["capabilities"] = {"supportPlan": [str(p) for p in m.get("support_plans") or ["KubernetesOfficial"]]}
+        entry["patchVersions"] = {str(p): {"upgrades": newer(str(p))} for p in m.get("patches") or []}
+        values.append(entry)
+    return {"values": values}

@@ -120,6 +120,8 @@ class Store:
         self.never_backed_up: set[str] = set()  # instance ids (lower) the backup runner skips
         self.locks: list[Json] = []  # estate ``locks``: [{scope, level (CanNotDelete|ReadOnly), name}]
         self.eventgrid_topics: list[Json] = []  # estate ``eventgrid_topics``: [{name, key, senders}]
+        # estate ``kubernetes_versions``: region (lower, no spaces) or "default" -> minors served
+        self.kubernetes_versions: dict[str, list[Json]] = {}
 
     # resources -------------------------------------------------------------------------
     def put(self, body: Json) -> Json:

@@ -11,8 +11,9 @@ failing outcome names the failing prerequisite that explains Azure's error code
 (:mod:`shared.causes`).
 
 Failing findings whose fix the consent rule refuses say so (:func:`consent.explain_refusals`).
-Nothing is omitted otherwise: a check that does not apply reports ``not-applicable`` with the
-reason, so the ledger sees every id. No I/O, no logging; safe to call any number of times.
+One id is omitted on the event path: ``storage.container-not-shared`` is evaluated by scans only
+(the ledger keeps a check missing from the findings unchanged). Nothing else is omitted: a check
+that does not apply reports ``not-applicable`` with the reason, so the ledger sees every id. No I/O, no logging; safe to call any number of times.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from shared.checks import (
     support,
     trusted_access,
     vault,
+    versions,
 )
 from shared.checks import roles as role_checks
 from shared.model import Finding, Snapshot, Status
@@ -45,6 +47,7 @@ SINGLE_CHECKS: dict[str, Check] = {
     "target.consent": consent.check_target_consent,
     "cluster.identity": cluster.check_identity,
     "cluster.kubernetes-version": cluster.check_kubernetes_version,
+    "cluster.kubernetes-version-supported": versions.check_kubernetes_version_supported,
     "cluster.linux-node-pool": support.check_linux_node_pool,
     "cluster.disk-csi-driver": cluster.check_disk_csi_driver,
     "cluster.snapshot-controller": cluster.check_snapshot_controller,
@@ -58,14 +61,17 @@ SINGLE_CHECKS: dict[str, Check] = {
     "storage.container-dedicated": storage.check_container_dedicated,
     "storage.shared-key-access": storage.check_shared_key_access,
     "trusted-access.binding": trusted_access.check_binding,
+    "trusted-access.binding-limit": trusted_access.check_binding_limit,
+    "trusted-access.stale-bindings": trusted_access.check_stale_bindings,
     "vault.identity": vault.check_identity,
+    "vault.tier-region-supported": vault.check_tier_region_supported,
     "policy.namespace-excluded": policy.check_namespace_excluded,
     "network.egress": network.check_egress,
     "network.nsg-service-tags": network.check_nsg_service_tags,
     "restore-target.extension": restore.check_restore_target_extension,
 }
 """Check id -> pure function, for every non-role id except ``cluster.velero-absent`` (which also
-takes ``incluster_checks``)."""
+takes ``incluster_checks``) and ``storage.container-not-shared`` (evaluated by scans only)."""
 
 
 def evaluate(snapshot: Snapshot, *, incluster_checks: bool = False) -> list[Finding]:
@@ -83,6 +89,9 @@ def evaluate(snapshot: Snapshot, *, incluster_checks: bool = False) -> list[Find
     found["cluster.velero-absent"] = incluster.check_velero_absent(
         snapshot, incluster_checks=incluster_checks
     )
+    shared_container = storage.check_container_not_shared(snapshot)
+    if shared_container is not None:
+        found[shared_container.check] = shared_container
     for finding in role_checks.check_roles(snapshot):
         found[finding.check] = finding
     # Outcomes last: a failed job names its cause from the prerequisite findings above.
@@ -90,7 +99,7 @@ def evaluate(snapshot: Snapshot, *, incluster_checks: bool = False) -> list[Find
         found["backup.protection"] = backup.check_protection(snapshot, found)
     if "backup.recent-jobs" in wanted:
         found["backup.recent-jobs"] = backup.check_recent_jobs(snapshot, found)
-    return consent.explain_refusals(snapshot, [found[check_id] for check_id in wanted])
+    return consent.explain_refusals(snapshot, [found[check_id] for check_id in wanted if check_id in found])
 
 
 def summarize(findings: list[Finding]) -> dict[Status, int]:

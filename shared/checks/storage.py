@@ -18,8 +18,8 @@ from shared.checks._common import (
     unknown,
     unreadable,
 )
-from shared.checks.extension import EXTENSION_NAME
-from shared.model import Finding, Snapshot, StorageAccountInfo, Unreadable, VaultInfo
+from shared.checks.extension import EXTENSION_NAME, install_command
+from shared.model import ExtensionInfo, Finding, Snapshot, StorageAccountInfo, Unreadable, VaultInfo
 
 BACKUP_PREFIXES: tuple[str, ...] = (
     "backups",
@@ -189,3 +189,38 @@ def check_shared_key_access(snapshot: Snapshot) -> Finding:
         "--configuration-settings configuration.backupStorageLocation.config.useAAD=true "
         f"configuration.backupStorageLocation.config.storageAccountURI={blob_uri}",
     )
+
+
+def check_container_not_shared(snapshot: Snapshot) -> Finding | None:
+    """storage.container-not-shared: no other guarded cluster's backup extension writes to the same
+    storage account and blob container (Microsoft: one container per cluster). Evaluated by scans
+    only, from the extension listings the scan reads for every guarded cluster of the cluster's and
+    the account's subscriptions; returns None on the event path (``container_use`` not read), so
+    the ledger keeps what the last scan found (a check missing from the findings is not changed)."""
+    check = "storage.container-not-shared"
+    use = snapshot.container_use
+    if use is None:
+        return None
+    if isinstance(use, Unreadable):
+        return unreadable(check, "backup extension", use)
+    extension = snapshot.extension
+    if not isinstance(extension, ExtensionInfo) or not extension.storage_account_id or not extension.blob_container:
+        return not_applicable(check, "no backup extension with a storage location")
+    where = f"container {extension.blob_container} of {extension.storage_account_name}"
+    if use.others:
+        names = ", ".join(ids.name_of(c) for c in use.others)
+        return failing(
+            check,
+            f"{where} is also used by the backup extension of {names}; expected one container per cluster",
+            "Give each cluster its own new, empty blob container: reinstall the backup extension of one of "
+            "them with another container (backups in the old one stay readable for restore).",
+            f"az k8s-extension delete --name {extension.name} --cluster-type managedClusters "
+            f"--cluster-name {cluster_name(snapshot)} --resource-group {cluster_rg(snapshot)} "
+            f"--subscription {cluster_sub(snapshot)} && "
+            + install_command(snapshot).replace(
+                f"blobContainer={extension.blob_container}", "blobContainer=<new-container>"
+            ),
+        )
+    if use.unread:
+        return unknown(check, f"{where}: could not compare with " + "; ".join(use.unread))
+    return passed(check, f"{where} is used by no other guarded cluster's backup extension")

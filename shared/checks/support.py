@@ -5,10 +5,10 @@ matrix and FAQ): read from what the Guard already reads, no extra ARM call.
   one agent pool must be Linux (``osType``, Linux by default) with a non-Arm64 VM size (Azure
   names Arm64 sizes with the ``p`` feature letter: ``Standard_D4ps_v5``).
 - ``storage.account-supported``: the backup storage account is general-purpose v2 (``kind``
-  ``StorageV2``), standard (``sku.name`` ``Standard_*``), and in the cluster's region. (The support
-  matrix also asks for the cluster's subscription; the extension accepts another one through
-  ``storageAccountSubscriptionId`` and the Guard's own fixtures use one, so that part is not
-  enforced yet: an open decision.)
+  ``StorageV2``), standard (``sku.name`` ``Standard_*``), and in the cluster's region (else fail).
+  The support matrix also asks for the cluster's subscription: an account in another subscription
+  warns (the extension accepts one through ``storageAccountSubscriptionId`` and backups can run,
+  but outside what the matrix supports).
 
 Neither is fixed by the Guard (it would mean a new node pool or a new storage account): advice only.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from shared import ids
 from shared.checks._common import failing, not_applicable, passed, unreadable
 from shared.checks.storage import _account
-from shared.model import ClusterInfo, Finding, Snapshot, StorageAccountInfo, Unreadable
+from shared.model import ClusterInfo, Finding, Snapshot, Status, StorageAccountInfo, Unreadable
 
 
 def check_linux_node_pool(snapshot: Snapshot) -> Finding:
@@ -73,9 +73,16 @@ def check_storage_account_supported(snapshot: Snapshot) -> Finding:
     if isinstance(cluster, Unreadable):
         return unreadable(check, "cluster", cluster)
     problems = _problems(account, cluster)
-    if not problems:
+    other_sub = not ids.same(
+        f"/subscriptions/{ids.subscription_of(account.id)}", f"/subscriptions/{ids.subscription_of(cluster.id)}"
+    )
+    if not problems and not other_sub:
         shape = f"{account.kind or 'StorageV2'}, {account.sku or 'Standard'}, {account.location or '-'}"
         return passed(check, f"{account.name}: {shape}")
+    if other_sub:
+        problems.append(
+            f"subscription {ids.subscription_of(account.id)} (the cluster is in {ids.subscription_of(cluster.id)})"
+        )
     return failing(
         check,
         f"backup storage account {account.name}: " + "; ".join(problems) + "; expected a supported account",
@@ -84,4 +91,5 @@ def check_storage_account_supported(snapshot: Snapshot) -> Finding:
         f"az storage account create --name <new-account> --resource-group {_rg(cluster)} "
         f"--subscription {ids.subscription_of(cluster.id)} --location {cluster.location} "
         "--kind StorageV2 --sku Standard_LRS",
+        status=Status.WARN if other_sub and len(problems) == 1 else None,
     )

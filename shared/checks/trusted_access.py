@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from shared import ids
-from shared.checks._common import cluster_name, cluster_rg, cluster_sub, failing, passed, unreadable
+from shared.checks._common import cluster_name, cluster_rg, cluster_sub, failing, passed, unknown, unreadable
 from shared.model import Finding, Snapshot, Status, TrustedAccessBinding, Unreadable
 
 BACKUP_OPERATOR_ROLE = "Microsoft.DataProtection/backupVaults/backup-operator"
@@ -86,3 +86,86 @@ def check_binding(snapshot: Snapshot) -> Finding:
         f"az aks trustedaccess rolebinding update {target_args} --name {binding.name} "
         f"--roles {BACKUP_OPERATOR_ROLE}",
     )
+
+
+MAX_BINDINGS = 8
+"""Trusted access role bindings AKS allows per cluster."""
+NEAR_LIMIT = MAX_BINDINGS - 1
+
+
+def _target_args(snapshot: Snapshot) -> str:
+    return (
+        f"--resource-group {cluster_rg(snapshot)} --cluster-name {cluster_name(snapshot)} "
+        f"--subscription {cluster_sub(snapshot)}"
+    )
+
+
+def check_binding_limit(snapshot: Snapshot) -> Finding:
+    """trusted-access.binding-limit: fewer than 8 bindings pass; 7 warn (one left); 8 warn when the
+    vault already has a binding (no room for another service), fail when it has none (its binding
+    cannot be created until another is deleted)."""
+    check = "trusted-access.binding-limit"
+    bindings = snapshot.trusted_access
+    if isinstance(bindings, Unreadable):
+        return unreadable(check, "trusted access role bindings", bindings)
+    count = len(bindings)
+    vault_id = snapshot.target.vault_id
+    has_vault = any(ids.same(b.source_resource_id, vault_id) for b in bindings)
+    used = f"{count} of {MAX_BINDINGS} trusted access bindings used"
+    if count < NEAR_LIMIT:
+        return passed(check, used)
+    listing = f"az aks trustedaccess rolebinding list {_target_args(snapshot)}"
+    summary = "Delete trusted access bindings no longer needed (stale ones first) to make room."
+    if count >= MAX_BINDINGS and not has_vault:
+        return failing(
+            check,
+            f"{used} and none is from vault {vault_id}: its binding cannot be created until one is deleted; "
+            f"expected fewer than {MAX_BINDINGS}",
+            summary,
+            listing,
+        )
+    left = "none left" if count >= MAX_BINDINGS else f"{MAX_BINDINGS - count} left"
+    return failing(
+        check,
+        f"{used} ({left}); expected fewer than {NEAR_LIMIT} so another service can still be bound",
+        summary,
+        listing,
+        status=Status.WARN,
+    )
+
+
+def check_stale_bindings(snapshot: Snapshot) -> Finding:
+    """trusted-access.stale-bindings: warn for bindings from a Backup vault that no longer exists
+    (report-only: the Guard never deletes a binding whose requester is gone; the fix is the exact
+    delete command). Vaults the Guard may not read (outside GUARD_SUBSCRIPTIONS, 403) are named,
+    not judged; a read that failed otherwise makes the check unknown."""
+    check = "trusted-access.stale-bindings"
+    bindings = snapshot.trusted_access
+    if isinstance(bindings, Unreadable):
+        return unreadable(check, "trusted access role bindings", bindings)
+    stale: list[TrustedAccessBinding] = []
+    unchecked: list[str] = []
+    errors: list[str] = []
+    for binding in bindings:
+        exists = snapshot.binding_sources.get(ids.normalize(binding.source_resource_id))
+        if exists is False:
+            stale.append(binding)
+        elif isinstance(exists, Unreadable):
+            (unchecked if exists.kind == "denied" else errors).append(f"{binding.name}: {exists.reason}")
+    if stale:
+        names = ", ".join(f"{b.name} (vault {b.source_resource_id})" for b in stale)
+        return failing(
+            check,
+            f"{len(stale)} trusted access binding(s) from a Backup vault that no longer exists: {names}; "
+            "expected every binding's source vault to exist",
+            "Delete the stale binding(s): they use one of the cluster's 8 binding slots and grant "
+            "nothing any more (the Guard does not delete bindings).",
+            " && ".join(
+                f"az aks trustedaccess rolebinding delete {_target_args(snapshot)} --name {b.name}" for b in stale
+            ),
+        )
+    if errors:
+        return unknown(check, "could not check the source vault of " + "; ".join(errors))
+    checked = len(snapshot.binding_sources) - len(unchecked)
+    note = f"; not checked (no read access): {'; '.join(unchecked)}" if unchecked else ""
+    return passed(check, f"no binding from a vault that no longer exists ({checked} other vault(s) checked){note}")

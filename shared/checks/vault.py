@@ -13,10 +13,10 @@ The Guard never changes a vault's identity: the finding carries the portal step 
 
 from __future__ import annotations
 
-from shared import vault_identity
-from shared.checks._common import failing, passed, unknown, unreadable
+from shared import regions, vault_identity
+from shared.checks._common import failing, not_applicable, passed, unknown, unreadable
 from shared.checks.roles import vault_identity_fix
-from shared.model import Finding, Snapshot, Unreadable
+from shared.model import Finding, Snapshot, Status, Unreadable
 
 
 def check_identity(snapshot: Snapshot) -> Finding:
@@ -62,4 +62,44 @@ def check_identity(snapshot: Snapshot) -> Finding:
     return passed(
         check,
         f"backup vault {vault.name} uses its system-assigned identity (principal {chosen.principal_id})",
+    )
+
+
+def check_tier_region_supported(snapshot: Snapshot) -> Finding:
+    """vault.tier-region-supported: where the backup policy has a vault-store rule, the vault's
+    region supports the Vault tier (:mod:`shared.regions`, from Microsoft's support matrix); else
+    Azure fails with ``DppUserErrorVaultTierPolicyNotSupported``. Not applicable without a
+    vault-store rule; a region the matrix does not name warns."""
+    check = "vault.tier-region-supported"
+    policy = snapshot.policy
+    if isinstance(policy, Unreadable):
+        return unreadable(check, "backup policy", policy)
+    if policy is None or not policy.uses_vault_store:
+        return not_applicable(check, "the backup policy has no vault-store rule (operational tier only)")
+    vault = snapshot.vault
+    if isinstance(vault, Unreadable):
+        return unreadable(check, "backup vault", vault)
+    region = regions.region_key(vault.location)
+    if region in regions.VAULT_TIER_REGIONS:
+        return passed(check, f"vault {vault.name} is in {vault.location}, which supports the Vault tier")
+    policy_name = policy.id.rstrip("/").rsplit("/", 1)[-1]
+    fix = (
+        "Use an operational-tier-only policy for this vault, or a vault in a region that supports the "
+        "Vault tier (Microsoft's AKS backup support matrix lists them).",
+        f"az dataprotection backup-policy show --ids {policy.id}",
+    )
+    if region in regions.OPERATIONAL_ONLY_REGIONS:
+        return failing(
+            check,
+            f"policy {policy_name} has a vault-store rule but vault {vault.name} is in {vault.location}, "
+            "which supports only the Operational tier (DppUserErrorVaultTierPolicyNotSupported); expected "
+            "a region that supports the Vault tier",
+            *fix,
+        )
+    return failing(
+        check,
+        f"policy {policy_name} has a vault-store rule and vault {vault.name} is in {vault.location}, a "
+        "region the support matrix does not list for the Vault tier; expected a listed region",
+        *fix,
+        status=Status.WARN,
     )

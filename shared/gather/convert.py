@@ -13,12 +13,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared import ids
 from shared.model import (
     BackupError,
     BackupInstanceInfo,
     ClusterInfo,
     ExtensionInfo,
     JobInfo,
+    KubernetesMinor,
     NodePool,
     NsgInfo,
     NsgRule,
@@ -89,6 +91,7 @@ def cluster(mc: Any) -> ClusterInfo:
         node_resource_group=_text(dig(props, "node_resource_group")),
         subnet_ids=tuple(dict.fromkeys(subnets)),
         provisioning_state=_text(dig(props, "provisioning_state")),
+        support_plan=_text(dig(props, "support_plan")),
         node_pools=tuple(
             NodePool(
                 name=str(getattr(pool, "name", "") or ""),
@@ -430,3 +433,34 @@ def subnet_parts(subnet_id: str) -> tuple[str, str, str, str] | None:
     except (ValueError, IndexError):
         return None
     return sub, rg, vnet, subnet
+
+
+def kubernetes_versions(result: Any) -> tuple[KubernetesMinor, ...]:
+    """AKS's ``kubernetesVersions`` list (``{"values": [...]}``; the SDK names it ``values_property``)
+    -> one :class:`KubernetesMinor` per entry, in the order AKS returned them."""
+    entries = getattr(result, "values_property", None) or getattr(result, "values", None) or []
+    if callable(entries):  # a dict-like model's .values method, not the list
+        entries = []
+    out = []
+    for entry in entries:
+        version = _text(getattr(entry, "version", None))
+        if not version:
+            continue
+        plans = dig(entry, "capabilities", "support_plan") or []
+        patches = getattr(entry, "patch_versions", None) or {}
+        out.append(
+            KubernetesMinor(
+                version=version,
+                support_plans=tuple(str(_text(p)) for p in plans),
+                is_preview=bool(getattr(entry, "is_preview", False)),
+                patches=tuple(str(k) for k in dict(patches)),
+            )
+        )
+    return tuple(out)
+
+
+def backup_location(extension: ExtensionInfo | None) -> tuple[str, str] | None:
+    """(normalised storage account id, lower-cased container) an extension writes backups to, or None."""
+    if extension is None or not extension.storage_account_id or not extension.blob_container:
+        return None
+    return ids.normalize(extension.storage_account_id), extension.blob_container.strip().lower()

@@ -41,6 +41,7 @@ from shared.model import (
     ExtensionInfo,
     InstanceJobs,
     JobInfo,
+    KubernetesMinor,
     LockInfo,
     NsgInfo,
     PolicyAssignmentInfo,
@@ -633,6 +634,20 @@ class ArmReader:
             return velero_from_output(logs)
 
         return self._once(("velero", ids.normalize(cluster_id)), sub, f"run command on {cluster_id}", run)
+
+    def kubernetes_versions(self, sub: str, location: str) -> Read[tuple[KubernetesMinor, ...]]:
+        """AKS's Kubernetes versions for a region (``GET /subscriptions/{s}/providers/
+        Microsoft.ContainerService/locations/{l}/kubernetesVersions``): once per (subscription,
+        region) per run, in both modes."""
+        region = location.replace(" ", "").lower()
+
+        def run() -> tuple[KubernetesMinor, ...]:
+            result = self.clients.container_service(sub).managed_clusters.list_kubernetes_versions(region)
+            return convert.kubernetes_versions(result)
+
+        return self._once(
+            ("k8s-versions", sub.lower(), region), sub, f"list Kubernetes versions in {region}", run
+        )
 
 
 _RUNNING = ("inprogress", "started", "running", "notstarted", "queued")

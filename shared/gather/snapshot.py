@@ -16,12 +16,15 @@ from shared.model import (
     STAGING_RG_TAG,
     STAGING_STORAGE_TAG,
     STORAGE_ACCOUNT_TAG,
+    VAULT_TAG,
     BackupInstanceInfo,
     BlobContainerInfo,
     ClusterInfo,
     ConsentFacts,
+    ContainerUse,
     ExtensionInfo,
     InstanceJobs,
+    KubernetesMinor,
     LockInfo,
     NsgInfo,
     PolicyAssignmentInfo,
@@ -31,6 +34,7 @@ from shared.model import (
     Snapshot,
     StorageAccountInfo,
     Target,
+    TrustedAccessBinding,
     Unreadable,
     VaultInfo,
     VeleroResult,
@@ -205,6 +209,89 @@ def _locks(
     return out
 
 
+MAX_BINDING_SOURCES = 16
+"""Other vaults' bindings checked for existence per target (AKS allows 8 bindings per cluster)."""
+
+
+def _kubernetes_versions(cluster: Read[ClusterInfo], reader: ArmReader) -> Read[tuple[KubernetesMinor, ...]]:
+    """AKS's versions for the cluster's region (one read per subscription and region per run)."""
+    if isinstance(cluster, Unreadable):
+        return cluster
+    if not cluster.location:
+        return Unreadable(f"cluster {cluster.id} has no location", "error")
+    return reader.kubernetes_versions(ids.subscription_of(cluster.id), cluster.location)
+
+
+def _binding_sources(
+    target: Target, reader: ArmReader, trusted: Read[tuple[TrustedAccessBinding, ...]]
+) -> dict[str, Read[bool]]:
+    """Whether each other Backup vault bound to the cluster still exists: from the vault listing in
+    bulk mode, one GET each otherwise (a 404 means gone)."""
+    if isinstance(trusted, Unreadable):
+        return {}
+    out: dict[str, Read[bool]] = {}
+    for binding in trusted:
+        source = binding.source_resource_id
+        if not ids.is_shaped(source, "backup-vault") or ids.same(source, target.vault_id):
+            continue
+        key = ids.normalize(source)
+        if key in out or len(out) >= MAX_BINDING_SOURCES:
+            continue
+        found = reader.vault(source)
+        if isinstance(found, Unreadable):
+            out[key] = False if found.kind == "not-found" else found
+        else:
+            out[key] = True
+    return out
+
+
+def _guarded_clusters(reader: ArmReader, subs: list[str]) -> list[str]:
+    """Clusters with a backup instance in a vault of ``subs`` or tagged with a vault (bulk listings
+    the scan's discovery reads anyway), normalised and sorted."""
+    found: set[str] = set()
+    for sub in subs:
+        vaults = reader.vaults_in(sub)
+        for vault in [] if isinstance(vaults, Unreadable) else vaults.values():
+            instances = reader.instances_in_vault(vault.id)
+            if not isinstance(instances, Unreadable):
+                found.update(ids.normalize(bi.cluster_id) for bi in instances if bi.cluster_id)
+        clusters = reader.clusters_in(sub)
+        for cluster in [] if isinstance(clusters, Unreadable) else clusters.values():
+            if ids.is_shaped((ids.tag(cluster.tags, VAULT_TAG) or "").strip(), "backup-vault"):
+                found.add(ids.normalize(cluster.id))
+    return sorted(c for c in found if ids.is_shaped(c, "cluster"))
+
+
+def _container_use(
+    target: Target, reader: ArmReader, extension: Read[ExtensionInfo | None]
+) -> Read[ContainerUse] | None:
+    """Scans only (None on the event path): the other guarded clusters of the cluster's and the
+    account's subscriptions whose backup extension names the same account and container. Their
+    extension listings are the ones the scan reads for their own targets (shared per run)."""
+    if not reader.bulk:
+        return None
+    if isinstance(extension, Unreadable):
+        return extension
+    location = convert.backup_location(extension)
+    if location is None:
+        return ContainerUse()
+    subs = list(dict.fromkeys([target.subscription_id.lower(), ids.subscription_of(location[0]).lower()]))
+    candidates = [c for c in _guarded_clusters(reader, subs) if not ids.same(c, target.cluster_id)]
+    if candidates:  # start at a different place per target, so concurrent gathers share the reads
+        start = sum(map(ord, target.key)) % len(candidates)
+        candidates = candidates[start:] + candidates[:start]
+    others, unread = [], []
+    for cluster_id in candidates:
+        listed = reader.extensions(cluster_id)
+        if isinstance(listed, Unreadable):
+            if listed.kind != "not-found":
+                unread.append(f"{ids.name_of(cluster_id)}: {listed.reason}")
+            continue
+        if convert.backup_location(convert.backup_extension(listed)) == location:
+            others.append(cluster_id)
+    return ContainerUse(others=tuple(sorted(others)), unread=tuple(sorted(unread)))
+
+
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
     """A Snapshot where every read failed with ``reason`` (all checks become unknown)."""
     bad = Unreadable(reason, "error")
@@ -223,6 +310,8 @@ def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
         node_subnet_nsgs=bad,
         policy_assignments=bad,
         jobs=bad,
+        kubernetes_versions=bad,
+        container_use=bad,
     )
 
 
@@ -290,5 +379,8 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
         jobs=_jobs(target, reader, instance),
         locks=_locks(reader, instance, storage),
+        kubernetes_versions=_kubernetes_versions(cluster, reader),
+        binding_sources=_binding_sources(target, reader, trusted),
+        container_use=_container_use(target, reader, extension),
         read_at=read_at,
     )

@@ -22,8 +22,10 @@ from shared.model import (
     BlobContainerInfo,
     ClusterInfo,
     ConsentFacts,
+    ContainerUse,
     ExtensionInfo,
     InstanceJobs,
+    KubernetesMinor,
     JobInfo,
     NodePool,
     PolicyAssignmentInfo,
@@ -283,8 +285,19 @@ def healthy(**changes: Any) -> Snapshot:
         ),
         read_at=NOW,
         locks={SUB: (), STORAGE_SUB: ()},
+        kubernetes_versions=KUBERNETES_VERSIONS,
+        binding_sources={},
+        container_use=ContainerUse(),
     )
     return replace(base, **changes)
+
+
+KUBERNETES_VERSIONS = (
+    KubernetesMinor("1.29", ("KubernetesOfficial", "AKSLongTermSupport"), patches=("1.29.9",)),
+    KubernetesMinor("1.30", ("KubernetesOfficial",), patches=("1.30.4",)),
+    KubernetesMinor("1.31", ("KubernetesOfficial",), patches=("1.31.2",)),
+)
+"""AKS's versions for the healthy cluster's region (the cluster runs 1.30.4)."""
 
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

@@ -45,6 +45,11 @@ DOCUMENTED_CHECK_IDS = {
     "storage.account-supported",
     "locks.snapshot-rg-unlocked",  # issue 14: management locks
     "locks.storage-not-read-only",
+    "cluster.kubernetes-version-supported",  # issue 14: AKS's versions for the region
+    "trusted-access.binding-limit",  # issue 14: at most 8 bindings, stale ones
+    "trusted-access.stale-bindings",
+    "vault.tier-region-supported",  # issue 14: vaulted backup readiness
+    "storage.container-not-shared",  # issue 14: one container per cluster
 }
 
 # (check id, role, assignee, scope, applies) -- the role matrix, written by hand.
@@ -106,7 +111,7 @@ FACT_GUIDS = {
 
 def test_catalog_is_exactly_the_design_set() -> None:
     assert set(CHECKS) == DOCUMENTED_CHECK_IDS
-    assert len(CHECK_IDS) == len(DOCUMENTED_CHECK_IDS) == 34
+    assert len(CHECK_IDS) == len(DOCUMENTED_CHECK_IDS) == 39
 
 
 def test_catalog_specs_are_consistent() -> None:
@@ -140,6 +145,11 @@ def test_catalog_specs_are_consistent() -> None:
         ("restore-target.extension", "guard-cluster", "fail"),
         ("backup.protection", "none", "fail"),
         ("backup.recent-jobs", "none", "fail"),
+        ("cluster.kubernetes-version-supported", "none", "fail"),
+        ("trusted-access.binding-limit", "none", "fail"),
+        ("trusted-access.stale-bindings", "none", "warn"),
+        ("vault.tier-region-supported", "none", "fail"),
+        ("storage.container-not-shared", "none", "fail"),
     ],
 )
 def test_remediation_and_severity_follow_design(check_id: str, remediable_by: str, severity: str) -> None:
@@ -149,7 +159,12 @@ def test_remediation_and_severity_follow_design(check_id: str, remediable_by: st
 
 def test_every_check_id_has_an_evaluator() -> None:
     role_ids = {row.check for row in ROLE_MATRIX}
-    covered = set(SINGLE_CHECKS) | role_ids | {"cluster.velero-absent"} | set(OUTCOME_CHECKS)
+    covered = (
+        set(SINGLE_CHECKS)
+        | role_ids
+        | {"cluster.velero-absent", "storage.container-not-shared"}
+        | set(OUTCOME_CHECKS)
+    )
     assert covered == set(CHECK_IDS)
 
 
@@ -183,12 +198,12 @@ def test_backup_and_prepare_targets_get_extension_installed(kind: str) -> None:
     wanted = ids_for_kind(kind)
     assert "extension.installed" in wanted
     assert "restore-target.extension" not in wanted
-    assert len(wanted) == 33
+    assert len(wanted) == 38
 
 
 def test_restore_targets_get_restore_target_extension_instead() -> None:
     wanted = ids_for_kind("restore")
     assert "restore-target.extension" in wanted
     assert "extension.installed" not in wanted
-    assert len(wanted) == 33
+    assert len(wanted) == 38
     assert list(wanted) == [i for i in CHECK_IDS if i in wanted]

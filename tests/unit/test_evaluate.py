@@ -12,6 +12,7 @@ from shared.checks import evaluate, summarize
 from shared.model import (
     BackupError,
     BlobContainerInfo,
+    ContainerUse,
     Finding,
     InstanceJobs,
     LockInfo,
@@ -37,10 +38,19 @@ def changed(before: Snapshot, after: Snapshot) -> dict[str, Status]:
     return {k: new[k].status for k in new if new[k].status is not old[k].status}
 
 
+def _cross_subscription_warn(findings: list[Finding]) -> list[Finding]:
+    """The findings other than ``storage.account-supported``, which warns for the builders' backup
+    storage account: it lives in another subscription (b.STORAGE_SUB) on purpose, so per-subscription
+    reads are exercised, and the support matrix asks for the cluster's subscription."""
+    supported = by_id(findings)["storage.account-supported"]
+    assert supported.status is Status.WARN and f"subscription {b.STORAGE_SUB}" in supported.detail
+    return [f for f in findings if f.check != "storage.account-supported"]
+
+
 def test_healthy_snapshot_has_no_problems() -> None:
     findings = evaluate(b.healthy())
     assert [f.check for f in findings] == list(ids_for_kind("backup"))
-    assert {f.status for f in findings} <= {Status.PASS, Status.NOT_APPLICABLE}
+    assert {f.status for f in _cross_subscription_warn(findings)} <= {Status.PASS, Status.NOT_APPLICABLE}
     na = {f.check for f in findings if f.status is Status.NOT_APPLICABLE}
     assert na == {
         "role.vault-contributor-on-staging-rg",
@@ -77,8 +87,10 @@ def test_prepare_target_without_instance_or_policy() -> None:
     assert findings["role.vault-reader-on-snapshot-rg"].detail == (
         "no backup instance yet: snapshot resource group unknown"
     )
-    assert {f.status for f in findings.values()} <= {Status.PASS, Status.NOT_APPLICABLE}
+    rest = _cross_subscription_warn(list(findings.values()))
+    assert {f.status for f in rest} <= {Status.PASS, Status.NOT_APPLICABLE}
     assert findings["extension.installed"].status is Status.PASS
+    assert findings["vault.tier-region-supported"].status is Status.NOT_APPLICABLE  # no policy yet
 
 
 def test_incluster_flag_reaches_the_velero_check() -> None:
@@ -96,6 +108,7 @@ def test_cluster_403_only_affects_cluster_dependent_checks() -> None:
         "target.consent": Status.UNKNOWN,  # compares the cluster id as ARM returns it
         "cluster.identity": Status.UNKNOWN,
         "cluster.kubernetes-version": Status.UNKNOWN,
+        "cluster.kubernetes-version-supported": Status.UNKNOWN,
         "cluster.disk-csi-driver": Status.UNKNOWN,
         "cluster.snapshot-controller": Status.UNKNOWN,
         "cluster.linux-node-pool": Status.UNKNOWN,
@@ -120,6 +133,7 @@ def test_vault_403_only_affects_vault_dependent_checks() -> None:
         "role.vault-account-contributor-on-staging-storage",
         "role.vault-blob-owner-on-staging-storage",
         "vault.identity",
+        "vault.tier-region-supported",
     }
     assert set(diff.values()) == {Status.UNKNOWN}
 
@@ -142,6 +156,7 @@ def test_extension_403_only_affects_extension_dependent_checks() -> None:
         "extension.storage-location": Status.UNKNOWN,
         "role.extension-blob-contributor-on-storage": Status.UNKNOWN,
         "role.vault-blob-reader-on-storage": Status.UNKNOWN,
+        "storage.container-not-shared": Status.NOT_APPLICABLE,  # no extension known: nothing to compare
     }
 
 
@@ -149,7 +164,12 @@ def test_extension_403_only_affects_extension_dependent_checks() -> None:
     ("field", "expected"),
     [
         ("provider_state", {"subscription.kubernetes-configuration-registered"}),
-        ("trusted_access", {"trusted-access.binding"}),
+        (
+            "trusted_access",
+            {"trusted-access.binding", "trusted-access.binding-limit", "trusted-access.stale-bindings"},
+        ),
+        ("kubernetes_versions", {"cluster.kubernetes-version-supported"}),
+        ("container_use", {"storage.container-not-shared"}),
         ("blob_container", {"extension.storage-location", "storage.container-dedicated"}),
         ("policy_assignments", {"policy.namespace-excluded"}),
         ("node_subnet_nsgs", {"network.nsg-service-tags"}),
@@ -159,6 +179,7 @@ def test_extension_403_only_affects_extension_dependent_checks() -> None:
                 "role.vault-disk-operator-on-snapshot-rg",
                 "role.vault-snapshot-contributor-on-snapshot-rg",
                 "role.vault-blob-reader-on-storage",
+                "vault.tier-region-supported",
             },
         ),
         (
@@ -215,7 +236,7 @@ def broken_snapshot() -> Snapshot:
                     NodePool("arm", "Linux", "Standard_D4ps_v5"),
                 ),
             ),
-            vault=b.vault(identity_type="None", principal_id=None),
+            vault=b.vault(identity_type="None", principal_id=None, location="polandcentral"),
             provider_state="NotRegistered",
             extension=b.extension(provisioning_state="Failed"),
             storage_account=b.storage(
@@ -226,7 +247,11 @@ def broken_snapshot() -> Snapshot:
                 location="eastus",
             ),
             blob_container=BlobContainerInfo(name="aks-backups", exists=True, blob_names=("notes.txt",)),
-            trusted_access=(),
+            trusted_access=tuple(
+                b.binding(name=f"other-{n}", source_resource_id=f"{b.VAULT_ID}-gone-{n}") for n in range(8)
+            ),
+            binding_sources={f"{b.VAULT_ID}-gone-{n}".lower(): False for n in range(8)},
+            container_use=ContainerUse(others=(b.CLUSTER_ID + "-twin",)),
             policy_assignments=(b.k8s_policy(excluded_namespaces=("kube-system",)),),
             node_subnet_nsgs=(NsgInfo(id=b.NSG_ID, subnet_id=b.SUBNET_ID),),
             velero=VeleroResult(found=True, detail="deployment velero/velero"),
@@ -273,13 +298,19 @@ def test_warn_checks_warn_and_fail_checks_fail() -> None:
         "policy.namespace-excluded",
         "network.egress",
         "network.nsg-service-tags",
+        "trusted-access.stale-bindings",
     ):
         assert findings[check].status is Status.WARN, check
+    assert findings["trusted-access.binding-limit"].status is Status.FAIL  # full, none from the vault
+    assert findings["vault.tier-region-supported"].status is Status.FAIL
+    assert findings["cluster.kubernetes-version-supported"].status is Status.FAIL
+    assert findings["storage.container-not-shared"].status is Status.FAIL
     assert findings["cluster.kubernetes-version"].status is Status.FAIL
 
 
 def test_pass_findings_carry_no_fix() -> None:
-    assert all(f.fix is None for f in evaluate(b.with_staging()))
+    findings = evaluate(b.with_staging())
+    assert all(f.fix is None for f in findings if f.status is Status.PASS)
 
 
 def test_findings_serialise_to_json() -> None:
@@ -299,7 +330,7 @@ def test_mixed_case_ids_throughout_still_pass() -> None:
         trusted_access=(b.binding(source_resource_id=b.VAULT_ID.upper()),),
         storage_account=b.firewalled_storage(),
     )
-    findings = evaluate(snap)
+    findings = _cross_subscription_warn(evaluate(snap))
     assert {f.status for f in findings} <= {Status.PASS, Status.NOT_APPLICABLE}, [
         (f.check, f.detail) for f in findings if f.status not in (Status.PASS, Status.NOT_APPLICABLE)
     ]

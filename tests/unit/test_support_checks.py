@@ -46,11 +46,23 @@ def test_linux_x64_pool(pools: tuple[NodePool, ...], status: Status) -> None:
     ],
 )
 def test_storage_account_supported(changes: dict[str, str | None], problem: str | None) -> None:
-    finding = check_storage_account_supported(b.healthy(storage_account=b.storage(**changes)))
+    same_sub = b.STORAGE_ID.replace(b.STORAGE_SUB, b.SUB)
+    finding = check_storage_account_supported(b.healthy(storage_account=b.storage(id=same_sub, **changes)))
     if problem is None:
         assert finding.status is Status.PASS, finding.detail
     else:
         assert finding.status is Status.FAIL and problem in finding.detail
+
+
+def test_storage_account_in_another_subscription_warns() -> None:
+    """The support matrix asks for the cluster's subscription; the builders' account is in another."""
+    finding = check_storage_account_supported(b.healthy())
+    assert finding.status is Status.WARN
+    assert f"subscription {b.STORAGE_SUB} (the cluster is in {b.SUB})" in finding.detail
+    assert finding.fix is not None and finding.fix.command and f"--subscription {b.SUB}" in finding.fix.command
+    elsewhere = check_storage_account_supported(b.healthy(storage_account=b.storage(location="eastus")))
+    assert elsewhere.status is Status.FAIL  # another region as well: fail, naming both
+    assert "region eastus" in elsewhere.detail and f"subscription {b.STORAGE_SUB}" in elsewhere.detail
 
 
 def test_storage_checks_skip_without_an_account() -> None:

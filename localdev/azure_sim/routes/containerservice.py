@@ -286,6 +286,16 @@ async def command_result(ctx: Ctx) -> web.Response:
     )
 
 
+async def kubernetes_versions(ctx: Ctx) -> web.Response:
+    """``GET .../locations/{location}/kubernetesVersions``: the estate's minors for the region
+    (``kubernetes_versions``, else its ``default``, else :data:`shapes.DEFAULT_KUBERNETES_VERSIONS`)."""
+    require_sub(ctx)
+    served = ctx.store.kubernetes_versions
+    region = ctx.params["location"].replace(" ", "").lower()
+    minors = served.get(region) or served.get("default") or list(shapes.DEFAULT_KUBERNETES_VERSIONS)
+    return json_response(shapes.kubernetes_versions(minors))
+
+
 def register(router: Router) -> None:
     router.add("GET", "/subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters", list_by_sub)
     router.add(
@@ -297,6 +307,11 @@ def register(router: Router) -> None:
         "GET",
         "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/operationresults/{op}",
         operation_result,
+    )
+    router.add(
+        "GET",
+        "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions",
+        kubernetes_versions,
     )
     router.add("GET", MC, list_by_rg)
     router.add("GET PUT PATCH DELETE", CLUSTER, cluster)
