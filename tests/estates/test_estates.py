@@ -32,6 +32,7 @@ ESTATES = Path(__file__).resolve().parents[2] / "localdev" / "estates"
 DOCUMENTED_CHECK_IDS = (
     "cluster.identity",
     "cluster.kubernetes-version",
+    "cluster.kubernetes-version-supported",
     "cluster.linux-node-pool",
     "cluster.disk-csi-driver",
     "cluster.snapshot-controller",
@@ -43,9 +44,13 @@ DOCUMENTED_CHECK_IDS = (
     "locks.snapshot-rg-unlocked",
     "locks.storage-not-read-only",
     "storage.container-dedicated",
+    "storage.container-not-shared",
     "storage.shared-key-access",
     "trusted-access.binding",
+    "trusted-access.binding-limit",
+    "trusted-access.stale-bindings",
     "vault.identity",
+    "vault.tier-region-supported",
     "role.vault-reader-on-cluster",
     "role.vault-reader-on-snapshot-rg",
     "role.cluster-contributor-on-snapshot-rg",
@@ -66,6 +71,7 @@ DOCUMENTED_CHECK_IDS = (
 )
 WARN_CHECKS = {
     "backup.recent-jobs",  # "not yet run"
+    "trusted-access.stale-bindings",
     "storage.container-dedicated",
     "storage.shared-key-access",
     "policy.namespace-excluded",
@@ -148,6 +154,9 @@ class Index:
                         sub_id,
                     )
                 for v in rg.get("vaults") or []:
+                    self.location[
+                        f"{rg_id}/providers/Microsoft.DataProtection/backupVaults/{v['name']}".lower()
+                    ] = str(v.get("location") or rg.get("location", ""))
                     self._add(
                         self.vaults, f"{rg_id}/providers/Microsoft.DataProtection/backupVaults", v, sub_id
                     )
@@ -360,9 +369,81 @@ def expected_statuses(ix: Index, target: dict[str, Any]) -> tuple[set[str], set[
     if _vault_principal(v, bi) is None:
         fail.add("vault.identity")
     fail |= _role_failures(ix, target, c, v, principal, ext, account_id)
+    _support_window(ix, target, c, v, account_id, ext, fail, warn)
     if target["kind"] == "backup":
         _backup_outcome(v, target, fail, warn)
     return fail, warn, incluster
+
+
+# Microsoft's AKS backup support matrix: regions with the Operational (snapshot) tier only.
+OPERATIONAL_ONLY = {
+    "chinaeast2", "chinaeast3", "chinanorth2", "chinanorth3", "usgovarizona", "usgovtexas",
+    "usgovvirginia", "israelcentral", "polandcentral", "spaincentral",
+}  # fmt: skip
+
+
+def _support_window(
+    ix: Index,
+    target: dict[str, Any],
+    c: dict[str, Any],
+    v: dict[str, Any],
+    account_id: str | None,
+    ext: dict[str, Any] | None,
+    fail: set[str],
+    warn: set[str],
+) -> None:
+    """The version window, binding limit and stale bindings, the vault tier's region, a shared container."""
+    cluster_id, vault_id = target["cluster_id"].lower(), target["vault_id"].lower()
+    served = ix.estate.get("kubernetes_versions") or {}
+    minors = {m["version"]: m for m in served.get(ix.location[cluster_id].lower()) or served.get("default") or []}
+    minor = ".".join(c["kubernetes_version"].split(".")[:2])
+    if minors and minor not in minors:
+        lowest = min(_version(m) for m in minors)
+        (fail if _version(minor) < lowest else warn).add("cluster.kubernetes-version-supported")
+    elif minors:
+        entry = minors[minor]
+        plans = entry.get("support_plans") or ["KubernetesOfficial"]
+        if entry.get("preview") or (
+            "KubernetesOfficial" not in plans and c.get("support_plan") != "AKSLongTermSupport"
+        ):
+            warn.add("cluster.kubernetes-version-supported")
+    bindings = c.get("trusted_access_bindings") or []
+    from_vault = any(b["source_resource_id"].lower() == vault_id for b in bindings)
+    if len(bindings) >= 8 and not from_vault:
+        fail.add("trusted-access.binding-limit")
+    elif len(bindings) >= 7:
+        warn.add("trusted-access.binding-limit")
+    if any(
+        "/providers/microsoft.dataprotection/backupvaults/" in b["source_resource_id"].lower()
+        and b["source_resource_id"].lower() not in ix.vaults
+        for b in bindings
+    ):
+        warn.add("trusted-access.stale-bindings")
+    if target["kind"] == "backup":
+        bi = next(x for x in v["backup_instances"] if x["cluster_id"].lower() == cluster_id)
+        policy = next(p for p in v["policies"] if p["name"] == bi["policy"])
+        region = ix.location[vault_id].replace(" ", "").lower()
+        if policy["vault_store"] and region in OPERATIONAL_ONLY:
+            fail.add("vault.tier-region-supported")
+    if ext is not None and account_id:
+        subs = {ix.sub_of[cluster_id], account_id.split("/resourcegroups/")[0]}
+        guarded = {bi["cluster_id"].lower() for vid, _vault, bi in ix.instances() if ix.sub_of[vid] in subs}
+        guarded |= {
+            cid
+            for cid, other in ix.clusters.items()
+            if ix.sub_of[cid] in subs and _tag(other.get("tags"), "aks-backup-guard-vault")
+        }
+        for other_id in guarded - {cluster_id}:
+            o = ix.clusters[other_id].get("extension")
+            other_account = (
+                f"/subscriptions/{o['storage_subscription_id']}/resourceGroups/{o['storage_resource_group']}"
+                f"/providers/Microsoft.Storage/storageAccounts/{o['storage_account']}".lower()
+                if o
+                else None
+            )
+            if o and o["container"] == ext["container"] and other_account == account_id:
+                fail.add("storage.container-not-shared")
+
 
 
 # Prerequisites without which a simulated backup fails (the simulator's runner and Microsoft's
@@ -492,7 +573,9 @@ def test_demo_references_resolve(demo: dict[str, Any]) -> None:
         if c.get("extension"):
             assert c["extension"]["principal_id"].lower() in directory, cluster_id
         for binding in c.get("trusted_access_bindings") or []:
-            assert binding["source_resource_id"].lower() in ix.vaults
+            source = binding["source_resource_id"].lower()
+            # a binding's source is a vault, or (aks-finance-dev) a retired vault or another service
+            assert source in ix.vaults or "bv-finance-retired" in source or "/workspaces/" in source
         if c.get("subnet_id"):
             assert c["subnet_id"].lower() in ix.subnet_nsg, cluster_id
         vault_tag = _tag(c.get("tags"), "aks-backup-guard-vault")
