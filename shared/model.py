@@ -519,7 +519,9 @@ class Snapshot:
     consent: ConsentFacts = field(default_factory=ConsentFacts)
     jobs: Read[InstanceJobs] | None = None  # the instance's backup jobs (backup targets only)
     locks: Mapping[str, Read[tuple[LockInfo, ...]]] = field(default_factory=dict)  # by subscription (lower)
-    kubernetes_versions: Read[tuple[KubernetesMinor, ...]] | None = None  # AKS's list for the cluster's region
+    kubernetes_versions: Read[tuple[KubernetesMinor, ...]] | None = (
+        None  # AKS's list for the cluster's region
+    )
     binding_sources: Mapping[str, Read[bool]] = field(default_factory=dict)  # other vaults bound: exists?
     container_use: Read[ContainerUse] | None = None  # None: not evaluated (the event path)
     read_at: datetime | None = None  # when the reads were taken (UTC): the outcome checks' "now"

@@ -906,7 +906,9 @@ def kubernetes_versions(minors: list[Json] | tuple[Json, ...]) -> Json:
             entry["isDefault"] = True
         if m.get("preview"):
             entry["isPreview"] = True
-        entry["capabilities"] = {"supportPlan": [str(p) for p in m.get("support_plans") or ["KubernetesOfficial"]]}
+        entry["capabilities"] = {
+            "supportPlan": [str(p) for p in m.get("support_plans") or ["KubernetesOfficial"]]
+        }
         entry["patchVersions"] = {str(p): {"upgrades": newer(str(p))} for p in m.get("patches") or []}
         values.append(entry)
     return {"values": values}

@@ -163,13 +163,14 @@ def digest_message(scan_id: str, data: Any, *, portal_url: str, report_url: str 
     if omitted:
         heading += f" (and {omitted} more target(s) not listed)"
     backups = data.get("backups") if isinstance(data, dict) else None
-    if isinstance(backups, dict) and backups.get("line"):
-        heading += f". Backups: {backups['line']}"
+    line = str(backups["line"]) if isinstance(backups, dict) and backups.get("line") else ""
+    if line:
+        heading += f". Backups: {line}"
     return Message(
         subject=f"[AKS Backup Guard] Scan digest: {changes} change(s) on {len(groups)} target(s)",
         text=render.text_body(groups, portal_url=portal_url, heading=heading),
         html=render.html_body(groups, portal_url=portal_url, heading=heading),
         teams=render.digest_payloads(
-            scan_id, groups, portal_url=portal_url, report_url=report_url, omitted=omitted
+            scan_id, groups, portal_url=portal_url, report_url=report_url, omitted=omitted, backups=line
         ),
     )

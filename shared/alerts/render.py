@@ -380,8 +380,11 @@ def digest_payloads(
     portal_url: str,
     report_url: str | None = None,
     omitted: int = 0,
+    backups: str = "",
 ) -> list[dict[str, object]]:
-    """The one Workflows webhook body summarising a scan's changes (worst targets first)."""
+    """The one Workflows webhook body summarising a scan's changes (worst targets first); ``backups``
+    is the backup health line ("N backup instances: x backing up, y failing (causes), z not yet run"),
+    shown as the card's "Backups" fact when given."""
     counts: dict[str, int] = {}
     for g in groups:
         for t in g.transitions:
@@ -390,6 +393,8 @@ def digest_payloads(
         {"title": "Scan", "value": md(scan_id)},
         {"title": "Targets changed", "value": str(len(groups) + omitted)},
     ]
+    if backups:
+        facts.append({"title": "Backups", "value": md(backups)})
     facts += [{"title": k, "value": str(v)} for k, v in sorted(counts.items())]
     links = [("Open the full report", report_url)] if report_url else []
 

@@ -13,7 +13,8 @@ failing outcome names the failing prerequisite that explains Azure's error code
 Failing findings whose fix the consent rule refuses say so (:func:`consent.explain_refusals`).
 One id is omitted on the event path: ``storage.container-not-shared`` is evaluated by scans only
 (the ledger keeps a check missing from the findings unchanged). Nothing else is omitted: a check
-that does not apply reports ``not-applicable`` with the reason, so the ledger sees every id. No I/O, no logging; safe to call any number of times.
+that does not apply reports ``not-applicable`` with the reason, so the ledger sees every id. No
+I/O, no logging; safe to call any number of times.
 """
 
 from __future__ import annotations

@@ -204,7 +204,11 @@ def check_container_not_shared(snapshot: Snapshot) -> Finding | None:
     if isinstance(use, Unreadable):
         return unreadable(check, "backup extension", use)
     extension = snapshot.extension
-    if not isinstance(extension, ExtensionInfo) or not extension.storage_account_id or not extension.blob_container:
+    if (
+        not isinstance(extension, ExtensionInfo)
+        or not extension.storage_account_id
+        or not extension.blob_container
+    ):
         return not_applicable(check, "no backup extension with a storage location")
     where = f"container {extension.blob_container} of {extension.storage_account_name}"
     if use.others:

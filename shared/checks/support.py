@@ -74,15 +74,15 @@ def check_storage_account_supported(snapshot: Snapshot) -> Finding:
         return unreadable(check, "cluster", cluster)
     problems = _problems(account, cluster)
     other_sub = not ids.same(
-        f"/subscriptions/{ids.subscription_of(account.id)}", f"/subscriptions/{ids.subscription_of(cluster.id)}"
+        f"/subscriptions/{ids.subscription_of(account.id)}",
+        f"/subscriptions/{ids.subscription_of(cluster.id)}",
     )
     if not problems and not other_sub:
         shape = f"{account.kind or 'StorageV2'}, {account.sku or 'Standard'}, {account.location or '-'}"
         return passed(check, f"{account.name}: {shape}")
     if other_sub:
-        problems.append(
-            f"subscription {ids.subscription_of(account.id)} (the cluster is in {ids.subscription_of(cluster.id)})"
-        )
+        here, there = ids.subscription_of(account.id), ids.subscription_of(cluster.id)
+        problems.append(f"subscription {here} (the cluster is in {there})")
     return failing(
         check,
         f"backup storage account {account.name}: " + "; ".join(problems) + "; expected a supported account",

@@ -161,11 +161,14 @@ def check_stale_bindings(snapshot: Snapshot) -> Finding:
             "Delete the stale binding(s): they use one of the cluster's 8 binding slots and grant "
             "nothing any more (the Guard does not delete bindings).",
             " && ".join(
-                f"az aks trustedaccess rolebinding delete {_target_args(snapshot)} --name {b.name}" for b in stale
+                f"az aks trustedaccess rolebinding delete {_target_args(snapshot)} --name {b.name}"
+                for b in stale
             ),
         )
     if errors:
         return unknown(check, "could not check the source vault of " + "; ".join(errors))
     checked = len(snapshot.binding_sources) - len(unchecked)
     note = f"; not checked (no read access): {'; '.join(unchecked)}" if unchecked else ""
-    return passed(check, f"no binding from a vault that no longer exists ({checked} other vault(s) checked){note}")
+    return passed(
+        check, f"no binding from a vault that no longer exists ({checked} other vault(s) checked){note}"
+    )

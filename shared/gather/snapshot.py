@@ -13,6 +13,7 @@ from shared import consent, ids
 from shared.gather import convert
 from shared.gather.reader import ArmReader
 from shared.model import (
+    OPT_OUT_TAG,
     STAGING_RG_TAG,
     STAGING_STORAGE_TAG,
     STORAGE_ACCOUNT_TAG,
@@ -247,7 +248,8 @@ def _binding_sources(
 
 def _guarded_clusters(reader: ArmReader, subs: list[str]) -> list[str]:
     """Clusters with a backup instance in a vault of ``subs`` or tagged with a vault (bulk listings
-    the scan's discovery reads anyway), normalised and sorted."""
+    the scan's discovery reads anyway), except those of ``subs`` tagged ``aks-backup-guard=ignore``;
+    normalised and sorted."""
     found: set[str] = set()
     for sub in subs:
         vaults = reader.vaults_in(sub)
@@ -256,9 +258,16 @@ def _guarded_clusters(reader: ArmReader, subs: list[str]) -> list[str]:
             if not isinstance(instances, Unreadable):
                 found.update(ids.normalize(bi.cluster_id) for bi in instances if bi.cluster_id)
         clusters = reader.clusters_in(sub)
-        for cluster in [] if isinstance(clusters, Unreadable) else clusters.values():
+        listed = {} if isinstance(clusters, Unreadable) else clusters
+        for cluster in listed.values():
             if ids.is_shaped((ids.tag(cluster.tags, VAULT_TAG) or "").strip(), "backup-vault"):
                 found.add(ids.normalize(cluster.id))
+        ignored = {
+            key
+            for key, c in listed.items()
+            if (ids.tag(c.tags, OPT_OUT_TAG) or "").strip().lower() == "ignore"
+        }
+        found -= ignored  # the Guard reads nothing of a cluster that opted out with "ignore"
     return sorted(c for c in found if ids.is_shaped(c, "cluster"))
 
 

@@ -385,3 +385,17 @@ def test_an_unexpected_channel_error_is_retried_not_fatal_to_the_drain(ledger: L
     assert "unexpected IncompleteRead" in json.dumps(dict(row), default=str)
     assert outbox.drain(now=now + timedelta(minutes=5)).delivered == first.retried
     assert channel.calls == 2
+
+
+def test_digest_card_carries_the_backup_health_line(ledger: Ledger, teams: TeamsReceiver) -> None:
+    """The Teams digest card shows the same backup health line as the text/HTML heading, as a fact."""
+    jobs = "backup.recent-jobs"
+    healthy, failing = target(30), target(31)
+    with ledger.scan("scan-b", now=T0) as scan:
+        scan.record(healthy, [finding(A, Status.PASS), finding(jobs, Status.PASS)])
+        scan.record(failing, [finding(A, Status.FAIL), finding(jobs, Status.FAIL)])
+    assert enqueue_digest(ledger, "scan-b", now=T0) is True
+    assert teams_outbox(ledger, teams).drain(now=T0).delivered == 1
+    card = assert_valid_card(teams.received[-1])
+    facts = {f["title"]: f["value"] for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]}
+    assert facts["Backups"].startswith("2 backup instances: 1 backing up, 1 failing"), facts

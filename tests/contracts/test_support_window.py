@@ -89,7 +89,10 @@ def test_recorded_vault_region_is_not_in_the_support_matrix(replay: Replay) -> N
     finding = vault_checks.check_tier_region_supported(b.healthy(vault=vault, policy=vaulted))
     assert finding.status is Status.WARN and "does not list" in finding.detail
     west_europe = replace(vault, location="westeurope")
-    assert vault_checks.check_tier_region_supported(b.healthy(vault=west_europe, policy=vaulted)).status is Status.PASS
+    assert (
+        vault_checks.check_tier_region_supported(b.healthy(vault=west_europe, policy=vaulted)).status
+        is Status.PASS
+    )
     operational = PolicyInfo(id=b.POLICY_ID, uses_vault_store=False)
     assert (
         vault_checks.check_tier_region_supported(b.healthy(vault=vault, policy=operational)).status

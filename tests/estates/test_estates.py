@@ -395,7 +395,9 @@ def _support_window(
     """The version window, binding limit and stale bindings, the vault tier's region, a shared container."""
     cluster_id, vault_id = target["cluster_id"].lower(), target["vault_id"].lower()
     served = ix.estate.get("kubernetes_versions") or {}
-    minors = {m["version"]: m for m in served.get(ix.location[cluster_id].lower()) or served.get("default") or []}
+    minors = {
+        m["version"]: m for m in served.get(ix.location[cluster_id].lower()) or served.get("default") or []
+    }
     minor = ".".join(c["kubernetes_version"].split(".")[:2])
     if minors and minor not in minors:
         lowest = min(_version(m) for m in minors)
@@ -443,7 +445,6 @@ def _support_window(
             )
             if o and o["container"] == ext["container"] and other_account == account_id:
                 fail.add("storage.container-not-shared")
-
 
 
 # Prerequisites without which a simulated backup fails (the simulator's runner and Microsoft's

@@ -59,7 +59,9 @@ def test_storage_account_in_another_subscription_warns() -> None:
     finding = check_storage_account_supported(b.healthy())
     assert finding.status is Status.WARN
     assert f"subscription {b.STORAGE_SUB} (the cluster is in {b.SUB})" in finding.detail
-    assert finding.fix is not None and finding.fix.command and f"--subscription {b.SUB}" in finding.fix.command
+    assert (
+        finding.fix is not None and finding.fix.command and f"--subscription {b.SUB}" in finding.fix.command
+    )
     elsewhere = check_storage_account_supported(b.healthy(storage_account=b.storage(location="eastus")))
     assert elsewhere.status is Status.FAIL  # another region as well: fail, naming both
     assert "region eastus" in elsewhere.detail and f"subscription {b.STORAGE_SUB}" in elsewhere.detail
