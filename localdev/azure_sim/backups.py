@@ -24,7 +24,11 @@ hold decides the job, in the order Azure's backup workflow meets them:
 7. the extension identity holds Storage Blob Data Contributor (or Owner) at the account or above
    -> ``UserErrorExtensionMSIMissingPermissionsOnBackupStorageLocation``;
 8. the snapshot resource group carries no Delete/ReadOnly lock (the estate's ``locks``) ->
-   ``UserErrorSnapshotResourceGroupHasLocks``.
+   ``UserErrorSnapshotResourceGroupHasLocks``;
+9. a policy that copies to or keeps backups in the ``VaultStore`` needs a vault in a region with
+   the Vault tier (Microsoft's AKS backup support matrix lists the regions with the Operational
+   tier only) -> ``DppUserErrorVaultTierPolicyNotSupported``. (In Azure this may already refuse the
+   configuration; the simulator reports it on the job, where the Guard reads outcomes.)
 
 Every run records one job per instance (``Completed`` or ``Failed``) under
 ``{vault}/backupJobs/{id}``, as :func:`shapes.backup_job` shapes it. A successful job clears a
@@ -50,6 +54,23 @@ INSTANCE_TYPE = "microsoft.dataprotection/backupvaults/backupinstances"
 JOB_SECONDS = 95  # how long a simulated backup takes
 
 Failure = tuple[str, str]
+OPERATIONAL_TIER_ONLY = frozenset(
+    {
+        "chinaeast2", "chinaeast3", "chinanorth2", "chinanorth3", "usgovarizona", "usgovtexas",
+        "usgovvirginia", "israelcentral", "polandcentral", "spaincentral",
+    }
+)  # fmt: skip
+
+
+def _uses_vault_store(policy: Json | None) -> bool:
+    """A rule of the policy backs up to, keeps backups in, or copies them to the VaultStore."""
+    stores: list[Any] = []
+    for rule in ((policy or {}).get("properties") or {}).get("policyRules") or []:
+        stores.append(rule.get("dataStore"))
+        for lifecycle in rule.get("lifecycles") or []:
+            stores.append(lifecycle.get("sourceDataStore"))
+            stores += [c.get("dataStore") for c in lifecycle.get("targetDataStoreCopySettings") or []]
+    return any(str((st or {}).get("dataStoreType", "")).lower() == "vaultstore" for st in stores)
 
 
 def _holds(store: Store, principal: str | None, scope: str, roles: tuple[str, ...]) -> bool:
@@ -164,6 +185,17 @@ def judge(store: Store, vault: Json, instance: Json) -> Failure | None:
                 "UserErrorSnapshotResourceGroupHasLocks",
                 f"The snapshot resource group has a {level} lock.",
             )
+    policy = (
+        store.get(str((props.get("policyInfo") or {}).get("policyId") or ""))
+        if props.get("policyInfo")
+        else None
+    )
+    region = str(vault.get("location") or "").replace(" ", "").lower()
+    if _uses_vault_store(policy) and region in OPERATIONAL_TIER_ONLY:
+        return (
+            "DppUserErrorVaultTierPolicyNotSupported",
+            f"The vault-standard tier is not supported in {vault.get('location')}.",
+        )
     return None
 
 

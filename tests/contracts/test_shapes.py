@@ -162,7 +162,13 @@ def get(sim: SimHandle, path: str, token: str | None = None) -> Any:
     return body
 
 
-MAP_KEYS = {"userAssignedIdentities", "configurationSettings", "configurationProtectedSettings", "tags"}
+MAP_KEYS = {
+    "userAssignedIdentities",
+    "configurationSettings",
+    "configurationProtectedSettings",
+    "tags",
+    "patchVersions",  # AKS's versions list: keyed by patch version
+}
 """Objects whose keys are data (resource ids, setting names): compared as ``{}`` wildcards."""
 
 
@@ -273,6 +279,18 @@ def test_managed_cluster_shape(sim: SimHandle) -> None:
     assert diff(recorded, simulated, not_modelled=CLUSTER_NOT_MODELLED, sim_only=CLUSTER_SIM_ONLY) == []
     assert simulated["type"] == recorded["type"] == "Microsoft.ContainerService/ManagedClusters"
     assert "/resourcegroups/" in simulated["id"] and "/resourcegroups/" in recorded["id"]
+
+
+def test_kubernetes_versions_shape(sim: SimHandle) -> None:
+    """``az aks get-versions`` as recorded: ``values`` (not ``value``), supportPlan, patchVersions."""
+    recorded = load("kubernetes_versions/list_westus2_lts.json")
+    path = f"/subscriptions/{SUB}/providers/Microsoft.ContainerService/locations/westus2/kubernetesVersions"
+    simulated = get(sim, f"{path}?{CS}")
+    sim_only = {"values[].isDefault", "values[].isPreview"}  # only when true; the spec example has both
+    assert diff(recorded, simulated, not_modelled=set(), sim_only=sim_only) == []
+    spec = load("kubernetes_versions/spec_list.json")
+    assert diff(spec, simulated, not_modelled=set(), sim_only=set()) == []
+    assert "value" not in simulated and all("nextLink" not in key for key in simulated)
 
 
 def test_backup_vault_shapes(sim: SimHandle) -> None:

@@ -458,6 +458,7 @@ BACKUP_BLOCKERS = {
     "trusted-access.binding",
     "extension.storage-location",
     "role.extension-blob-contributor-on-storage",
+    "vault.tier-region-supported",
 }
 
 
