@@ -20,6 +20,12 @@ from tests.sim.test_backups import CLUSTER, ESTATE, INSTANCE, OPERATOR, RG, SUB,
 GONE = f"{RG}/rg-backup/providers/Microsoft.DataProtection/backupVaults/bv-deleted"
 TWIN = f"{RG}/rg-aks/providers/Microsoft.ContainerService/managedClusters/aks-two"
 TARGET = Target(CLUSTER, VAULT, "backup", INSTANCE)
+VERSIONS_READ = (
+    "GET /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions"
+)
+VAULT_READ = (
+    "GET /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.DataProtection/backupVaults/{vault}"
+)
 
 
 def _estate(**changes: Any) -> dict[str, Any]:
@@ -53,12 +59,7 @@ def test_versions_per_region_and_the_default() -> None:
         found = {f.check: f for f in evaluate(snap)}
         assert found["cluster.kubernetes-version-supported"].status is Status.PASS
         counted = sim.requests(log=False)["by_template"]
-        assert (
-            counted[
-                "GET /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions"
-            ]
-            == 2
-        )
+        assert counted[VERSIONS_READ] == 2
     with running_simulator(_estate(kubernetes_versions={"default": [{"version": "1.31"}]})) as sim:
         snap = gather(TARGET, _reader(sim, bulk=False))
         finding = {f.check: f for f in evaluate(snap)}["cluster.kubernetes-version-supported"]
@@ -86,7 +87,7 @@ def test_a_binding_from_a_deleted_vault_is_stale_in_both_modes() -> None:
             assert found["trusted-access.binding"].status is Status.PASS
             assert found["trusted-access.binding-limit"].detail == "2 of 8 trusted access bindings used"
             vault_gets = sim.requests(log=False)["by_template"].get(
-                "GET /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.DataProtection/backupVaults/{vault}",
+                VAULT_READ,
                 0,
             )
             assert vault_gets == (0 if bulk else 2)  # the target's vault and the deleted one; a scan lists
