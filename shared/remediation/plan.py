@@ -33,7 +33,7 @@ from typing import Literal
 
 from shared import consent, ids
 from shared.catalog import CHECKS
-from shared.checks.trusted_access import BACKUP_OPERATOR_ROLE
+from shared.checks.trusted_access import BACKUP_OPERATOR_ROLE, MAX_BINDINGS
 from shared.model import (
     BLOB_CONTAINER_TAG,
     EXTENSION_TYPE,
@@ -331,6 +331,14 @@ def _trusted_access_action(snapshot: Snapshot, check: str) -> Action | Outcome:
             roles = (*roles, BACKUP_OPERATOR_ROLE)
         params = TrustedAccessParams(target.cluster_id, target.vault_id, binding.name, roles, repair=True)
         description = f"repair trusted access binding {binding.name} (roles {', '.join(roles)})"
+    elif len(bindings) >= MAX_BINDINGS:
+        return _skip(
+            kind,
+            check,
+            f"create the trusted access binding from vault {target.vault_id}",
+            f"the cluster already has {len(bindings)} trusted access bindings, AKS's limit: delete one "
+            "first (see trusted-access.binding-limit)",
+        )
     else:
         name = trusted_access_binding_name(target.vault_id)
         params = TrustedAccessParams(

@@ -179,6 +179,16 @@ def test_trusted_access_new_and_broken_binding() -> None:
     assert params.roles == ("Microsoft.Other/thing", b.BACKUP_OPERATOR)
 
 
+def test_no_binding_is_created_on_a_cluster_at_the_limit() -> None:
+    others = tuple(b.binding(name=f"ml-{n}", source_resource_id=f"{b.CLUSTER_ID}-ml-{n}") for n in range(8))
+    p = plan_for(replace(b.healthy(), trusted_access=others))
+    assert "trusted-access.binding" not in by_check(p)
+    (skipped,) = [o for o in p.skipped if o.check == "trusted-access.binding"]
+    assert skipped.result == "skipped" and "8 trusted access bindings, AKS's limit" in skipped.reason
+    seven = plan_for(replace(b.healthy(), trusted_access=others[:7]))
+    assert isinstance(by_check(seven)["trusted-access.binding"].params, TrustedAccessParams)
+
+
 def test_provider_and_storage_actions() -> None:
     snap = replace(
         b.healthy(),
