@@ -31,10 +31,12 @@ the re-read state and applies the new actions in the same run (at most one extra
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from shared import consent, ids
 from shared.arm import ArmClients
+from shared.catalog import CHECK_IDS
 from shared.checks import evaluate
 from shared.checks.backup import credit_fixes
 from shared.gather.reader import ArmReader
@@ -165,12 +167,14 @@ def reconcile(
     if reason:
         outcomes = [*first.skipped, *(a.outcome("skipped", reason) for a in first.actions)]
         return ReconcileResult(before, first, tuple(outcomes), before.findings)
+    scanned = before
     if reader.bulk or not own_reader:
         # Re-read everything right before writing and plan again on what is true now.
         reader = reader.fresh()
         before, first, finished = _verify_and_plan(target, reader, settings)
         if finished is not None:
             return finished
+        before = replace(before, findings=carry_scan_only(scanned.findings, before.findings))
 
     actions = list(first.actions)
     skipped = list(first.skipped)
@@ -201,8 +205,19 @@ def reconcile(
     after = mark_pending_propagation(findings, applied)
     fixed = {o.check for o in applied if o.result in _WRITTEN}
     after = credit_fixes(before.findings, after, fixed)
+    after = carry_scan_only(scanned.findings, after)
     full_plan = Plan(tuple(actions), tuple(skipped))
     return ReconcileResult(before, full_plan, (*skipped, *applied), after)
+
+
+def carry_scan_only(scanned: Sequence[Finding], findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """``findings`` plus the findings of ``scanned`` (the scan's bulk read) whose check the fresh,
+    single-target re-read could not evaluate (``storage.container-not-shared``: scans only), in
+    catalog order. Without this, a target the Guard writes for would never record such a check."""
+    present = {f.check for f in findings}
+    merged = [*findings, *(f for f in scanned if f.check not in present)]
+    order = {check: n for n, check in enumerate(CHECK_IDS)}
+    return tuple(sorted(merged, key=lambda f: order.get(f.check, len(order))))
 
 
 __all__ = ["PENDING", "ReconcileResult", "mark_pending_propagation", "reconcile"]

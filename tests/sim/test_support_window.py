@@ -146,3 +146,26 @@ def test_vaulted_policy_in_an_operational_only_region_fails_the_backup() -> None
         assert (
             "DppUserErrorVaultTierPolicyNotSupported -> vault.tier-region-supported is failing" in jobs.detail
         )
+
+
+def test_a_scan_that_writes_still_records_the_shared_container() -> None:
+    """The Guard re-reads a target with a fresh single-target reader before and after writing; the
+    scan-only finding of the scan's first read is carried into both (else it would never reach the
+    ledger for a target the Guard fixes something on)."""
+    from shared.discovery import discover
+    from shared.reconcile import reconcile
+    from tests.remediation import helpers as h
+
+    with running_simulator(h.demo_estate()) as sim:
+        settings = h.settings_for(sim, GUARD_REMEDIATE_CLUSTER="true")
+        clients = h.clients_for(settings)
+        reader = ArmReader.for_settings(clients, settings, bulk=True)
+        found = discover(reader, h.subscriptions())
+        ml = next(t for t in found.targets if t.cluster_id.endswith("/aks-ml-dev"))
+        result = reconcile(ml, settings, clients, reader=reader)
+        assert result.writes >= 1  # the failed extension was reinstalled
+        for findings in (result.before.findings, result.after_findings):
+            by_id = {f.check: f for f in findings}
+            assert by_id["storage.container-not-shared"].status is Status.FAIL
+            assert "aks-finance-dev" in by_id["storage.container-not-shared"].detail
+        assert [f.check for f in result.after_findings] == [f.check for f in result.before.findings]
