@@ -136,7 +136,12 @@ def write_target(out: Writer, v: Verification, *, show_all: bool = False) -> Non
     counts = {str(s): 0 for s in Status}
     for f in v.findings:
         counts[str(f.status)] += 1
-    out.line(out.paint(target_title(v), "bold") + "  " + counts_phrase(counts))
+    title, phrase = target_title(v), counts_phrase(counts)
+    if len(title) + 2 + len(phrase) <= out.width:
+        out.line(out.paint(title, "bold") + "  " + phrase)
+    else:  # a long title (report-only, many statuses): the counts go on their own line
+        out.line(out.paint(title, "bold"))
+        out.line("    " + phrase)
     out.line(out.paint(f"  cluster {v.target.cluster_id}", "dim"))
     out.line(out.paint(f"  vault   {v.target.vault_id}", "dim"))
     for f in ordered(v.findings):
