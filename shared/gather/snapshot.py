@@ -7,7 +7,9 @@ Reads that don't depend on each other are in flight together, so one target cost
 round trips however many reads it makes: first the cluster, the vault, the backup instance, the
 provider, the extensions, the trusted-access bindings and the subscription's role and policy
 assignments; then what those name (the backup policy, the storage account, other subscriptions'
-role assignments, subnets, jobs, consent tags); then the blob listing and the locks. :func:`gather`
+role assignments, subnets, jobs, consent tags, AKS's versions for the cluster's region, the other
+Backup vaults bound to the cluster, and in a scan the guarded clusters' extensions for
+``storage.container-not-shared``); then the blob listing and the locks. :func:`gather`
 is the sync entry (the event path); the scan awaits :func:`gather_async` on the event loop.
 """
 
