@@ -1,0 +1,120 @@
+"""One scan in a fresh process, so its CPU time and peak RSS are its own:
+``python -m bench.scan_process --mode scan|reference [--findings FILE]``, with the simulator's
+settings and ``GUARD_SUBSCRIPTIONS`` in the environment (see :mod:`bench.scan`).
+
+- ``scan``: the scheduled scan through the public entry points only, ``discover`` then
+  ``iter_verify`` with a bulk ``ArmReader``; each result is folded into counts (and a findings
+  line) and dropped, as ``aks-backup-guard check`` does.
+- ``reference``: the same targets one at a time (``verify`` of a single target) through a non-bulk
+  reader, the way the event path reads (one resource at a time): the scan's findings must equal
+  these.
+
+Prints one JSON line: targets, findings by status, unknown findings, the scan's wall and CPU
+seconds, its start and end on the system-wide monotonic clock (to line up with the simulator's
+request log), and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import time
+from collections import Counter
+from pathlib import Path
+from typing import IO, Any
+
+from bench.findings import line
+
+# In-cluster checks are off in the scan, so this check is always unknown (not a failed read).
+VELERO = "cluster.velero-absent"
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Fold:
+    """Streams results into counts, a digest and (optionally) a findings file; holds none of them."""
+
+    def __init__(self, out: IO[str] | None) -> None:
+        self.out = out
+        self.targets = 0
+        self.statuses: Counter[str] = Counter()
+        self.unknown = 0
+        self.digest = hashlib.sha256()
+
+    def add(self, verification: Any) -> None:
+        if verification.snapshot.opt_out == "ignore":
+            return
+        self.targets += 1
+        for finding in verification.findings:
+            status = str(finding.status)
+            self.statuses[status] += 1
+            if status == "unknown" and finding.check != VELERO:
+                self.unknown += 1
+            text = line(verification.target.key, finding.check, status)
+            self.digest.update(text.encode())
+            if self.out is not None:
+                self.out.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scan_process")
+    parser.add_argument("--mode", choices=("scan", "reference"), default="scan")
+    parser.add_argument("--findings", type=Path, help="write one line per finding here")
+    args = parser.parse_args(argv)
+
+    from shared.arm import ArmClients
+    from shared.discovery import discover
+    from shared.gather.reader import ArmReader
+    from shared.settings import Settings
+    from shared.verification import iter_verify, verify
+
+    settings = Settings.from_env()
+    clients = ArmClients(settings.arm)
+    out = args.findings.open("w", encoding="utf-8") if args.findings else None
+    fold = Fold(out)
+    try:
+        cpu0, start = _cpu(), time.monotonic()
+        if args.mode == "scan":
+            reader = ArmReader.for_settings(clients, settings, bulk=True)
+            found = discover(reader, settings.subscriptions)
+            for verification in iter_verify(found.targets, reader):
+                fold.add(verification)
+        else:
+            reader = ArmReader.for_settings(clients, settings, bulk=False)
+            found = discover(reader, settings.subscriptions)
+            for target in found.targets:
+                for verification in verify([target], reader):
+                    fold.add(verification)
+        end = time.monotonic()
+        cpu = _cpu() - cpu0
+    finally:
+        clients.close()
+        if out is not None:
+            out.close()
+    print(
+        json.dumps(
+            {
+                "mode": args.mode,
+                "targets": fold.targets,
+                "problems": len(found.problems),
+                "statuses": dict(fold.statuses),
+                "unknown_findings": fold.unknown,
+                "findings_sha256": fold.digest.hexdigest(),
+                "start": start,
+                "end": end,
+                "wall": end - start,
+                "cpu": cpu,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
