@@ -113,6 +113,7 @@ def one_scan(estate: dict[str, Any], *, latency_ms: int, findings_path: Path | N
         "unclassified_templates": list(path.unclassified),
         "ratio": child["wall"] / bound.seconds if bound.seconds else float("nan"),
         "cpu": child["cpu"],
+        "startup_cpu": child.get("startup_cpu"),
         "arm_attempts": counts.arm_attempts,
         "blob_listings": counts.blob_attempts,
         "throttled": counts.throttled,
