@@ -90,7 +90,10 @@ def one_scan(estate: dict[str, Any], *, latency_ms: int, findings_path: Path | N
     with running_simulator(estate, latency_ms=latency_ms, throttle=True) as sim:
         sim.reset_counters()
         child = _child(guard_env(sim, subs), "scan", findings_path)
-        log = sim.requests(log=True)["log"]
+        requests = sim.requests(log=True)
+    log = requests["log"]
+    if len(log) != requests["total"]:  # the simulator keeps the last 200,000 entries
+        progress("  simulator log holds %s of %s requests: figures undercount", len(log), requests["total"])
     counts = count(log, (child["start"], child["end"]))
     path = find_critical_path(counts.templates)
     bound = lower_bound(counts.arm_reads_by_subscription, path.round_trips, latency_ms / 1000)
@@ -102,6 +105,8 @@ def one_scan(estate: dict[str, Any], *, latency_ms: int, findings_path: Path | N
     )
     return {
         "targets": targets,
+        "requests_logged": len(log),
+        "requests_total": requests["total"],
         "wall": child["wall"],
         "bound": bound.seconds,
         "bound_by": bound.bound_by,
