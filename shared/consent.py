@@ -21,7 +21,7 @@ scope's owner runs to consent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 
 from shared import ids
@@ -245,17 +245,16 @@ def no_longer_guarded(snapshot: Snapshot) -> str | None:
     return None
 
 
-def gather_facts(
-    pairs: Iterable[tuple[str | None, str | None]],
-    trust_domains: Iterable[str],
-    read_tags: Callable[[str], Read[Mapping[str, str]]],
-) -> ConsentFacts:
-    """Read just the tags :func:`decide` needs for these (scope, requester) pairs.
+def facts_plan(
+    pairs: Iterable[tuple[str | None, str | None]], trust_domains: Iterable[str]
+) -> Generator[str, Read[Mapping[str, str]], ConsentFacts]:
+    """The tag reads :func:`decide` needs for these (scope, requester) pairs, as a generator:
+    it yields the scope whose tags it needs next, is sent what was read, and returns the facts.
 
     Pairs already allowed by a resource group or a trust domain read nothing. Otherwise the levels
     are read broadest first (a subscription's tags serve every pair below it) and reading stops
     once the pair is allowed; a refused pair has read every level, so its reason is complete.
-    ``read_tags`` is the only I/O (the reader's cached ``scope_tags``)."""
+    Sans I/O: :func:`gather_facts` drives it with a sync reader, the scan with an async one."""
     domains = tuple(trust_domains)
     tags: dict[str, Read[Mapping[str, str]]] = {}
     for scope, requester in pairs:
@@ -265,8 +264,25 @@ def gather_facts(
         for level in reversed(_levels(scope)):
             if decide(scope, requester, ConsentFacts(tags, domains)).allowed:
                 break
-            tags.setdefault(ids.normalize(level), read_tags(level))
+            key = ids.normalize(level)
+            if key not in tags:
+                tags[key] = yield level
     return ConsentFacts(tags, domains)
+
+
+def gather_facts(
+    pairs: Iterable[tuple[str | None, str | None]],
+    trust_domains: Iterable[str],
+    read_tags: Callable[[str], Read[Mapping[str, str]]],
+) -> ConsentFacts:
+    """Run :func:`facts_plan` with ``read_tags`` (the reader's cached ``scope_tags``) as its I/O."""
+    plan = facts_plan(pairs, trust_domains)
+    try:
+        level = next(plan)
+        while True:
+            level = plan.send(read_tags(level))
+    except StopIteration as done:
+        return done.value
 
 
 __all__ = [
@@ -277,6 +293,7 @@ __all__ = [
     "decide",
     "no_longer_guarded",
     "restore_target_ids",
+    "facts_plan",
     "gather_facts",
     "target_consent",
     "write_consents",

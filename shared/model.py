@@ -358,6 +358,24 @@ class RoleAssignmentInfo:
         return ids.role_guid(self.role_definition_id)
 
 
+class RoleAssignments(tuple[RoleAssignmentInfo, ...]):
+    """A subscription's role assignments (a tuple), indexed by (principal, role) on first lookup:
+    a scan checks ten role rows for each of thousands of targets against the same listing."""
+
+    _index: dict[tuple[str, str], tuple[RoleAssignmentInfo, ...]] | None = None
+
+    def of(self, principal_id: str, role_guid: str) -> tuple[RoleAssignmentInfo, ...]:
+        """The assignments of ``role_guid`` to ``principal_id`` (case-insensitive), at any scope."""
+        index = self._index
+        if index is None:
+            grouped: dict[tuple[str, str], list[RoleAssignmentInfo]] = {}
+            for assignment in self:
+                key = (assignment.principal_id.strip().lower(), assignment.role_guid)
+                grouped.setdefault(key, []).append(assignment)
+            index = self._index = {key: tuple(items) for key, items in grouped.items()}
+        return index.get((principal_id.strip().lower(), role_guid.strip().lower()), ())
+
+
 @dataclass(frozen=True, slots=True)
 class NsgRule:
     name: str

@@ -14,7 +14,16 @@ from __future__ import annotations
 from shared import ids, vault_identity
 from shared.checks._common import failing, not_applicable, passed, unknown
 from shared.conditions import covers_container
-from shared.model import ExtensionInfo, Finding, RoleAssignmentInfo, Snapshot, Status, Unreadable, VaultInfo
+from shared.model import (
+    ExtensionInfo,
+    Finding,
+    RoleAssignmentInfo,
+    RoleAssignments,
+    Snapshot,
+    Status,
+    Unreadable,
+    VaultInfo,
+)
 from shared.roles import Gap, ResolvedRole, RoleRow, resolve_role_rows
 
 _ASSIGNEE = {"vault": "vault identity", "cluster": "cluster identity", "extension": "extension identity"}
@@ -35,6 +44,8 @@ def matching_assignments(
     scope, the root, or a management group (listed in the scope's subscription, so above it)."""
     wanted_principal = principal_id.strip().lower()
     wanted_role = role_guid.strip().lower()
+    if isinstance(assignments, RoleAssignments):  # a reader's listing: indexed
+        assignments = assignments.of(wanted_principal, wanted_role)
     return [
         a
         for a in assignments

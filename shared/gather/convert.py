@@ -1,17 +1,28 @@
-"""SDK models -> the Guard's plain records (shared.model). Pure; no I/O.
+"""SDK models or ARM's JSON -> the Guard's plain records (shared.model). Pure; no I/O.
 
 The azure-mgmt models are read by attribute (what survives SDK deserialization is what the Guard
 sees). Parameters are typed ``Any`` on purpose: the generated models differ between SDK
 generations, and every attribute is treated as optional.
+
+The scan's hot reads are taken as ARM's JSON, without SDK models: deserializing a whole model
+cost more CPU than the rest of the read, and the Guard needs a few fields of each. Two ways:
+- a cluster's extensions and trusted-access bindings have JSON converters of their own
+  (:func:`extension_json`, :func:`trusted_access_binding_json`); the SDK-model forms of the same
+  records go through them;
+- clusters, vaults, backup instances, backup jobs and role assignments are wrapped in a
+  :class:`JsonView`, which answers the SDK's attribute names from ARM's JSON, so one converter
+  serves both (and the contract tests prove it on recorded bodies).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 from shared.model import (
     BackupError,
@@ -31,6 +42,59 @@ from shared.model import (
     TrustedAccessBinding,
     VaultInfo,
 )
+
+
+def _flat(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+class JsonView(Mapping[str, Any]):
+    """Read-only view of one ARM JSON object that answers attribute access the way the SDK
+    models do: ``view.node_resource_group`` finds ``nodeResourceGroup``, ``vnet_subnet_id`` finds
+    ``vnetSubnetID`` (names compared without underscores, case-insensitively), and a name not at
+    the top level is looked up in ``properties`` (the SDKs' flattening, e.g. a role assignment's
+    ``principal_id``). Missing names are None. Objects and lists of objects come back wrapped."""
+
+    __slots__ = ("_body", "_names")
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self._body = body
+        self._names: dict[str, str] | None = None
+
+    def _lookup(self, name: str) -> Any:
+        names = self._names
+        if names is None:
+            names = self._names = {_flat(key): key for key in self._body}
+        key = names.get(_flat(name))
+        if key is not None:
+            return wrap(self._body[key])
+        props = self._body.get("properties")
+        if isinstance(props, Mapping) and name != "properties":
+            return JsonView(props)._lookup(name)
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._lookup(name)
+
+    def __getitem__(self, key: str) -> Any:
+        return wrap(self._body[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._body)
+
+    def __len__(self) -> int:
+        return len(self._body)
+
+
+def wrap(value: Any) -> Any:
+    """ARM JSON as the converters read it: objects as :class:`JsonView`, lists item by item."""
+    if isinstance(value, Mapping) and not isinstance(value, JsonView):
+        return JsonView(value)
+    if isinstance(value, list):
+        return [wrap(item) for item in value]
+    return value
 
 
 def dig(obj: Any, *path: str) -> Any:
@@ -259,17 +323,47 @@ def policy(bp: Any) -> PolicyInfo:
     )
 
 
-def extension(ext: Any) -> ExtensionInfo:
-    props = dig(ext, "properties") or ext
-    settings = dig(props, "configuration_settings") or {}
+def _json(body: Any, *path: str) -> Any:
+    """Follow keys of ARM's JSON, None as soon as one is missing or not an object."""
+    for name in path:
+        if not isinstance(body, Mapping):
+            return None
+        body = body.get(name)
+    return body
+
+
+def _json_text(body: Any, *path: str) -> str | None:
+    value = _json(body, *path)
+    return None if value is None or isinstance(value, (Mapping, list)) else str(value)
+
+
+def extension_json(body: Mapping[str, Any]) -> ExtensionInfo:
+    """One item of ``GET .../extensions`` (Microsoft.KubernetesConfiguration) as ARM sends it."""
+    settings = _json(body, "properties", "configurationSettings")
     return ExtensionInfo(
-        id=str(ext.id),
-        name=str(ext.name),
-        extension_type=_text(dig(props, "extension_type")) or "",
-        provisioning_state=_text(dig(props, "provisioning_state")),
-        principal_id=_text(dig(props, "aks_assigned_identity", "principal_id")),
-        configuration={str(k): str(v) for k, v in dict(settings).items()},
+        id=str(body.get("id") or ""),
+        name=str(body.get("name") or ""),
+        extension_type=_json_text(body, "properties", "extensionType") or "",
+        provisioning_state=_json_text(body, "properties", "provisioningState"),
+        principal_id=_json_text(body, "properties", "aksAssignedIdentity", "principalId"),
+        configuration={str(k): str(v) for k, v in settings.items()} if isinstance(settings, Mapping) else {},
     )
+
+
+def rest_json(model: Any) -> Mapping[str, Any]:
+    """An SDK model back as ARM's JSON: ``as_dict()`` of the newer generated models (keyed by REST
+    names), ``serialize(keep_readonly=True)`` of the msrest ones."""
+    if isinstance(model, Mapping):
+        return model
+    serialize = getattr(model, "serialize", None)
+    if callable(serialize):
+        return dict(serialize(keep_readonly=True))
+    return dict(model.as_dict())
+
+
+def extension(ext: Any) -> ExtensionInfo:
+    """An SDK Extension model (the answer to an install) through :func:`extension_json`."""
+    return extension_json(rest_json(ext))
 
 
 def storage_account(sa: Any) -> StorageAccountInfo:
@@ -299,15 +393,21 @@ def storage_account(sa: Any) -> StorageAccountInfo:
     )
 
 
-def trusted_access_binding(binding: Any) -> TrustedAccessBinding:
-    props = dig(binding, "properties") or binding
+def trusted_access_binding_json(body: Mapping[str, Any]) -> TrustedAccessBinding:
+    """One item of ``GET .../trustedAccessRoleBindings`` as ARM sends it."""
+    roles = _json(body, "properties", "roles")
     return TrustedAccessBinding(
-        id=str(binding.id),
-        name=str(binding.name),
-        source_resource_id=_text(dig(props, "source_resource_id")) or "",
-        roles=tuple(str(r) for r in (dig(props, "roles") or [])),
-        provisioning_state=_text(dig(props, "provisioning_state")),
+        id=str(body.get("id") or ""),
+        name=str(body.get("name") or ""),
+        source_resource_id=_json_text(body, "properties", "sourceResourceId") or "",
+        roles=tuple(str(r) for r in roles) if isinstance(roles, list) else (),
+        provisioning_state=_json_text(body, "properties", "provisioningState"),
     )
+
+
+def trusted_access_binding(binding: Any) -> TrustedAccessBinding:
+    """An SDK TrustedAccessRoleBinding model through :func:`trusted_access_binding_json`."""
+    return trusted_access_binding_json(rest_json(binding))
 
 
 def role_assignment(ra: Any) -> RoleAssignmentInfo:
@@ -416,6 +516,21 @@ def backup_extension(extensions: Iterable[ExtensionInfo]) -> ExtensionInfo | Non
         if ext.extension_type.lower() == "microsoft.dataprotection.kubernetes":
             return ext
     return None
+
+
+def blob_names(xml: bytes) -> tuple[str, ...]:
+    """Blob names of one ``List Blobs`` answer (``EnumerationResults/Blobs/Blob/Name``); a name
+    marked ``Encoded="true"`` is percent-decoded, as the service asks. Malformed XML: no names.
+    The storage SDK parses the same bytes with the same parser (expat limits entity expansion)."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return ()
+    names = []
+    for node in root.iterfind("./Blobs/Blob/Name"):
+        text = node.text or ""
+        names.append(unquote(text) if (node.get("Encoded") or "").lower() == "true" else text)
+    return tuple(names)
 
 
 def subnet_parts(subnet_id: str) -> tuple[str, str, str, str] | None:

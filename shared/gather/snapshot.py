@@ -1,16 +1,27 @@
-"""Assemble one target's :class:`~shared.model.Snapshot` from an :class:`ArmReader`.
+"""Assemble one target's :class:`~shared.model.Snapshot` from an :class:`AsyncArmReader`.
 
 Reads only what the target needs; every read goes through the reader's per-run cache. Never
 raises for ARM failures: they become ``Unreadable`` fields.
+
+Reads that don't depend on each other are in flight together, so one target costs about three
+round trips however many reads it makes: first the cluster, the vault, the backup instance, the
+provider, the extensions, the trusted-access bindings and the subscription's role and policy
+assignments; then what those name (the backup policy, the storage account, other subscriptions'
+role assignments, subnets, jobs, consent tags); then the blob listing and the locks. :func:`gather`
+is the sync entry (the event path); the scan awaits :func:`gather_async` on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from shared import consent, ids
 from shared.gather import convert
+from shared.gather.async_reader import AsyncArmReader
 from shared.gather.reader import ArmReader
 from shared.model import (
     STAGING_RG_TAG,
@@ -27,7 +38,6 @@ from shared.model import (
     PolicyAssignmentInfo,
     PolicyInfo,
     Read,
-    RoleAssignmentInfo,
     Snapshot,
     StorageAccountInfo,
     Target,
@@ -36,14 +46,32 @@ from shared.model import (
     VeleroResult,
 )
 
+T = TypeVar("T")
 
-def _instance(target: Target, reader: ArmReader) -> Read[BackupInstanceInfo | None]:
+
+def _starter(reader: AsyncArmReader) -> Callable[[Coroutine[Any, Any, T]], Awaitable[T]]:
+    """How a stage starts a read it awaits later: as a task on the event path (one target, every
+    read a round trip); as the bare coroutine in a scan, where it is answered from a listing the
+    scan has already read (or is reading), so a task would cost CPU and buy nothing."""
+    if reader.bulk:
+        return lambda coro: coro
+    return asyncio.ensure_future
+
+
+async def _all(reader: AsyncArmReader, coros: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Await ``coros``: together on the event path, in turn in a scan (see :func:`_starter`)."""
+    if reader.bulk:
+        return [await coro for coro in coros]
+    return list(await asyncio.gather(*coros))
+
+
+async def _instance(target: Target, reader: AsyncArmReader) -> Read[BackupInstanceInfo | None]:
     if target.kind != "backup":
         return None
     if reader.bulk:
-        listing = reader.instances_in_vault(target.vault_id)
+        listing = await reader.instances_in_vault(target.vault_id)
     else:
-        listing = reader.instances_for_cluster(target.cluster_id)
+        listing = await reader.instances_for_cluster(target.cluster_id)
     if isinstance(listing, Unreadable):
         return listing
     for bi in listing:
@@ -55,8 +83,8 @@ def _instance(target: Target, reader: ArmReader) -> Read[BackupInstanceInfo | No
     return Unreadable(f"no backup instance of {target.cluster_id} in vault {target.vault_id}", "not-found")
 
 
-def _storage(
-    extension: Read[ExtensionInfo | None], reader: ArmReader
+async def _storage(
+    extension: Read[ExtensionInfo | None], reader: AsyncArmReader
 ) -> tuple[Read[StorageAccountInfo | None], Read[BlobContainerInfo | None]]:
     if isinstance(extension, Unreadable):
         return extension, extension
@@ -68,7 +96,7 @@ def _storage(
             "error",
         )
         return bad, bad
-    account = reader.storage_account(extension.storage_account_id)
+    account = await reader.storage_account(extension.storage_account_id)
     if isinstance(account, Unreadable):
         if account.kind == "not-found":
             return None, None
@@ -76,15 +104,14 @@ def _storage(
     container = extension.blob_container
     if not container:
         return account, None
-    return account, reader.blob_container(account.id, container)
+    return account, await reader.blob_container(account.id, container)
 
 
-def _nsgs(cluster: Read[ClusterInfo], reader: ArmReader) -> Read[tuple[NsgInfo, ...]]:
+async def _nsgs(cluster: Read[ClusterInfo], reader: AsyncArmReader) -> Read[tuple[NsgInfo, ...]]:
     if isinstance(cluster, Unreadable):
         return cluster
     found: list[NsgInfo] = []
-    for subnet_id in cluster.subnet_ids:
-        nsg = reader.subnet_nsg(subnet_id)
+    for nsg in await _all(reader, [reader.subnet_nsg(subnet_id) for subnet_id in cluster.subnet_ids]):
         if isinstance(nsg, Unreadable):
             return nsg
         if nsg is not None:
@@ -113,9 +140,9 @@ def _role_scope_subscriptions(
     return subs
 
 
-def _consent_facts(
+async def _consent_facts(
     target: Target,
-    reader: ArmReader,
+    reader: AsyncArmReader,
     cluster: Read[ClusterInfo],
     vault: Read[VaultInfo],
     instance: Read[BackupInstanceInfo | None],
@@ -143,34 +170,50 @@ def _consent_facts(
         ]
         if extension is None:  # an install may take its storage location from the vault's tags
             pairs.append((cluster_id, (ids.tag(vault.tags, STORAGE_ACCOUNT_TAG) or "").strip()))
-    return consent.gather_facts(pairs, reader.trust_domains, reader.scope_tags)
+    return await _drive(consent.facts_plan(pairs, reader.trust_domains), reader)
 
 
-def _policy_assignments(target: Target, reader: ArmReader) -> Read[tuple[PolicyAssignmentInfo, ...]]:
+async def _drive(
+    plan: Generator[str, Read[Mapping[str, str]], ConsentFacts], reader: AsyncArmReader
+) -> ConsentFacts:
+    """Answer a :func:`shared.consent.facts_plan` with the reader's tag reads."""
+    try:
+        level = next(plan)
+        while True:
+            level = plan.send(await reader.scope_tags(level))
+    except StopIteration as done:
+        return done.value
+
+
+async def _policy_assignments(
+    target: Target, reader: AsyncArmReader
+) -> Read[tuple[PolicyAssignmentInfo, ...]]:
     """The subscription's policy assignments; those that govern the cluster but set no
     excludedNamespaces get their definition's default (definitions are read once per run)."""
-    listed = reader.policy_assignments_in(target.subscription_id)
+    listed = await reader.policy_assignments_in(target.subscription_id)
     if isinstance(listed, Unreadable):
         return listed
-    out: list[PolicyAssignmentInfo] = []
-    for assignment in listed:
+
+    async def complete(assignment: PolicyAssignmentInfo) -> PolicyAssignmentInfo:
         if (
             assignment.excluded_namespaces is None
             and assignment.policy_definition_id
             and assignment.applies_to(target.cluster_id)
             and (assignment.enforcement_mode or "Default").lower() != "donotenforce"
         ):
-            definition = reader.policy_definition(assignment.policy_definition_id, target.subscription_id)
+            definition = await reader.policy_definition(
+                assignment.policy_definition_id, target.subscription_id
+            )
             if isinstance(definition, Unreadable):
-                assignment = replace(assignment, definition_unreadable=definition.reason)
-            else:
-                assignment = convert.with_definition_default(assignment, definition)
-        out.append(assignment)
-    return tuple(out)
+                return replace(assignment, definition_unreadable=definition.reason)
+            return convert.with_definition_default(assignment, definition)
+        return assignment
+
+    return tuple(await _all(reader, [complete(assignment) for assignment in listed]))
 
 
-def _jobs(
-    target: Target, reader: ArmReader, instance: Read[BackupInstanceInfo | None]
+async def _jobs(
+    target: Target, reader: AsyncArmReader, instance: Read[BackupInstanceInfo | None]
 ) -> Read[InstanceJobs] | None:
     """The instance's jobs from the vault's listing (one read per vault per run); None when the
     target has no backup instance."""
@@ -178,14 +221,16 @@ def _jobs(
         return instance
     if instance is None:
         return None
-    listing = reader.backup_jobs_of_vault(target.vault_id)
+    listing = await reader.backup_jobs_of_vault(target.vault_id)
     if isinstance(listing, Unreadable):
         return listing
     return listing.get(ids.normalize(instance.id), InstanceJobs())
 
 
-def _locks(
-    reader: ArmReader, instance: Read[BackupInstanceInfo | None], storage: Read[StorageAccountInfo | None]
+async def _locks(
+    reader: AsyncArmReader,
+    instance: Read[BackupInstanceInfo | None],
+    storage: Read[StorageAccountInfo | None],
 ) -> dict[str, Read[tuple[LockInfo, ...]]]:
     """Management locks of the subscriptions holding the snapshot resource group and the backup
     storage account (one listing per subscription per run)."""
@@ -194,15 +239,15 @@ def _locks(
         scopes.append(instance.snapshot_resource_group_id)
     if isinstance(storage, StorageAccountInfo):
         scopes.append(storage.id)
-    out: dict[str, Read[tuple[LockInfo, ...]]] = {}
+    subs: list[str] = []
     for scope in scopes:
         try:
             sub = ids.subscription_of(scope).lower()
         except ValueError:
             continue
-        if sub not in out:
-            out[sub] = reader.locks_in(sub)
-    return out
+        if sub not in subs:
+            subs.append(sub)
+    return dict(zip(subs, await _all(reader, [reader.locks_in(sub) for sub in subs]), strict=True))
 
 
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
@@ -227,23 +272,33 @@ def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
 
 
 def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False) -> Snapshot:
-    """Read everything the checks need for ``target``; see the module docstring."""
+    """Read everything the checks need for ``target`` (sync callers; see the module docstring)."""
+    return reader.run(gather_async(target, reader.aio, incluster_checks=incluster_checks))
+
+
+async def gather_async(target: Target, reader: AsyncArmReader, *, incluster_checks: bool = False) -> Snapshot:
+    """Read everything the checks need for ``target``, independent reads together."""
     if not ids.is_shaped(target.cluster_id, "cluster") or not ids.is_shaped(target.vault_id, "backup-vault"):
         return unreadable_snapshot(
             target, f"malformed target ids: {target.cluster_id!r}, {target.vault_id!r}"
         )
     read_at = datetime.now(UTC)
-    cluster = reader.cluster(target.cluster_id)
-    vault = reader.vault(target.vault_id)
-    instance = _instance(target, reader)
-    policy: Read[PolicyInfo | None] = None
-    if isinstance(instance, Unreadable):
-        policy = instance
-    elif instance is not None and instance.policy_id:
-        policy = reader.policy(instance.policy_id)
-    provider = reader.provider_state(target.subscription_id)
-
-    listed = reader.extensions(target.cluster_id)
+    sub = target.subscription_id
+    # 1. what the target names directly (the subscription's assignments are needed anyway).
+    # Tasks put every read of a stage in flight before the first answer is awaited; in a scan
+    # only the per-target reads need one (the rest are answered from listings already read).
+    start = _starter(reader)
+    listed_t = asyncio.ensure_future(reader.extensions(target.cluster_id))
+    trusted_t = asyncio.ensure_future(reader.trusted_access(target.cluster_id))
+    cluster_t, vault_t = start(reader.cluster(target.cluster_id)), start(reader.vault(target.vault_id))
+    instance_t, provider_t = start(_instance(target, reader)), start(reader.provider_state(sub))
+    roles_t, assignments_t = (
+        start(reader.role_assignments_in(sub)),
+        start(_policy_assignments(target, reader)),
+    )
+    cluster, vault, instance, provider = await cluster_t, await vault_t, await instance_t, await provider_t
+    await roles_t
+    assignments, listed, trusted = await assignments_t, await listed_t, await trusted_t
     extension: Read[ExtensionInfo | None]
     if isinstance(listed, Unreadable):
         extension = listed
@@ -252,25 +307,29 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
             cluster = Unreadable(f"cluster {target.cluster_id} no longer exists", "not-found")
     else:
         extension = convert.backup_extension(listed)
-    storage, blobs = _storage(extension, reader)
-
-    trusted = reader.trusted_access(target.cluster_id)
     staging: tuple[str | None, str | None] = (None, None)
     if not isinstance(vault, Unreadable):
-        staging = (
-            ids.tag(vault.tags, STAGING_RG_TAG),
-            ids.tag(vault.tags, STAGING_STORAGE_TAG),
-        )
-    role_assignments: dict[str, Read[tuple[RoleAssignmentInfo, ...]]] = {
-        sub: reader.role_assignments_in(sub)
-        for sub in sorted(_role_scope_subscriptions(target, instance, extension, staging))
-    }
-    velero: Read[VeleroResult] | None = None
-    user_identity: Read[bool] | None = None
-    if isinstance(instance, BackupInstanceInfo) and instance.uses_user_identity:
-        user_identity = reader.resource_exists(str(instance.user_identity_id))
-    if incluster_checks:
-        velero = cluster if isinstance(cluster, Unreadable) else reader.velero(target.cluster_id)
+        staging = (ids.tag(vault.tags, STAGING_RG_TAG), ids.tag(vault.tags, STAGING_STORAGE_TAG))
+    role_subs = sorted(_role_scope_subscriptions(target, instance, extension, staging))
+
+    # 2. what those name
+    async def storage_and_locks() -> tuple[
+        tuple[Read[StorageAccountInfo | None], Read[BlobContainerInfo | None]],
+        dict[str, Read[tuple[LockInfo, ...]]],
+    ]:
+        storage = await _storage(extension, reader)
+        return storage, await _locks(reader, instance, storage[0])
+
+    storage_t = asyncio.ensure_future(storage_and_locks())
+    user_identity_t = asyncio.ensure_future(_user_identity(instance, reader))
+    velero_t = asyncio.ensure_future(_velero(target, cluster, reader, incluster_checks))
+    policy_t = start(_policy(instance, reader))
+    roles_t2 = start(_all(reader, [reader.role_assignments_in(s) for s in role_subs]))
+    nsgs_t, jobs_t = start(_nsgs(cluster, reader)), start(_jobs(target, reader, instance))
+    consent_t = start(_consent_facts(target, reader, cluster, vault, instance, extension, provider))
+    policy, ((storage, blobs), locks), roles = await policy_t, await storage_t, await roles_t2
+    nsgs, jobs, user_identity = await nsgs_t, await jobs_t, await user_identity_t
+    velero, consent_facts = await velero_t, await consent_t
     return Snapshot(
         target=target,
         cluster=cluster,
@@ -282,13 +341,39 @@ def gather(target: Target, reader: ArmReader, *, incluster_checks: bool = False)
         storage_account=storage,
         blob_container=blobs,
         trusted_access=trusted,
-        role_assignments=role_assignments,
-        node_subnet_nsgs=_nsgs(cluster, reader),
-        policy_assignments=_policy_assignments(target, reader),
+        role_assignments=dict(zip(role_subs, roles, strict=True)),
+        node_subnet_nsgs=nsgs,
+        policy_assignments=assignments,
         velero=velero,
         user_identity_exists=user_identity,
-        consent=_consent_facts(target, reader, cluster, vault, instance, extension, provider),
-        jobs=_jobs(target, reader, instance),
-        locks=_locks(reader, instance, storage),
+        consent=consent_facts,
+        jobs=jobs,
+        locks=locks,
         read_at=read_at,
     )
+
+
+async def _policy(
+    instance: Read[BackupInstanceInfo | None], reader: AsyncArmReader
+) -> Read[PolicyInfo | None]:
+    if isinstance(instance, Unreadable):
+        return instance
+    if instance is not None and instance.policy_id:
+        return await reader.policy(instance.policy_id)
+    return None
+
+
+async def _user_identity(
+    instance: Read[BackupInstanceInfo | None], reader: AsyncArmReader
+) -> Read[bool] | None:
+    if isinstance(instance, BackupInstanceInfo) and instance.uses_user_identity:
+        return await reader.resource_exists(str(instance.user_identity_id))
+    return None
+
+
+async def _velero(
+    target: Target, cluster: Read[ClusterInfo], reader: AsyncArmReader, incluster_checks: bool
+) -> Read[VeleroResult] | None:
+    if not incluster_checks:
+        return None
+    return cluster if isinstance(cluster, Unreadable) else await reader.velero(target.cluster_id)

@@ -427,7 +427,7 @@ def test_kubernetes_assignment_relying_on_the_definition_default(replay: Replay)
     )
     from shared.gather.snapshot import _policy_assignments
 
-    assignments = _policy_assignments(target, reader)
+    assignments = reader.run(_policy_assignments(target, reader.aio))
     assert isinstance(assignments, tuple)
     naming, k8s = assignments
     assert naming.excluded_namespaces is None  # the spec example sets prefix/suffix only
@@ -444,7 +444,7 @@ def test_kubernetes_assignment_relying_on_the_definition_default(replay: Replay)
     snap = replace(b.healthy(policy_assignments=(naming, excluded)), target=target)
     assert check_namespace_excluded(snap).status is Status.PASS
     # definitions are read once per run, however many targets ask
-    _policy_assignments(target, reader)
+    reader.run(_policy_assignments(target, reader.aio))
     assert sum(1 for r in replay.requests if r[1].endswith("95edb821-ddaf-4404-9732-666045e056b4")) == 1
 
 
