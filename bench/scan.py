@@ -133,6 +133,7 @@ def one_scan(estate: dict[str, Any], *, latency_ms: int, findings_path: Path | N
         "in_flight": counts.in_flight,
         "subscriptions_in_flight": counts.subscriptions_in_flight,
         "peak_rss_mb": child["peak_rss_mb"],
+        "startup_peak_rss_mb": child.get("startup_peak_rss_mb"),
         "unknown_findings": child["unknown_findings"],
         "statuses": child["statuses"],
         "findings_sha256": child["findings_sha256"],
@@ -282,7 +283,8 @@ def _figures(size: Size, samples: list[dict[str, Any]], reference_info: dict[str
             values("peak_rss_mb"),
             target=300.0 if big else None,
             comparison="<",
-            note="scan process only (the simulator excluded), results streamed",
+            note="scan process only (the simulator excluded), results streamed; "
+            f"{first['startup_peak_rss_mb']:.0f} MB before the scan started (imports, clients)",
         ),
         Figure(
             f"{name}_unknown_findings",

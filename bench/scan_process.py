@@ -12,7 +12,8 @@ settings and ``GUARD_SUBSCRIPTIONS`` in the environment (see :mod:`bench.scan`).
 Prints one JSON line: targets, findings by status, unknown findings, the scan's wall and CPU
 seconds (from ``discover`` to the last result; the process's start-up CPU before that, imports
 and client set-up, apart as ``startup_cpu``), its start and end on the system-wide monotonic
-clock (to line up with the simulator's request log), and the process's peak RSS.
+clock (to line up with the simulator's request log), and the process's peak RSS (and the peak
+before the scan started: imports and clients).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from bench.findings import line
 # In-cluster checks are off in the scan, so this check is always unknown (not a failed read).
 VELERO = "cluster.velero-absent"
 T = TypeVar("T")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _cpu() -> float:
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.findings.open("w", encoding="utf-8") if args.findings else None
     fold = Fold(out)
     try:
+        startup_rss = _peak_rss_mb()
         cpu0, start = _cpu(), time.monotonic()
         if args.mode == "scan":
             reader = ArmReader.for_settings(clients, settings, bulk=True)
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 "wall": end - start,
                 "cpu": cpu,
                 "startup_cpu": cpu0,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": _peak_rss_mb(),
+                "startup_peak_rss_mb": startup_rss,
             }
         )
     )
