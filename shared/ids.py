@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 _SUB = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _RG = re.compile(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)", re.IGNORECASE)
@@ -41,11 +42,13 @@ def is_clean(resource_id: str | None) -> bool:
     )
 
 
+@lru_cache(maxsize=65536)
 def is_shaped(value: str | None, kind: str) -> bool:
     """True when ``value`` is exactly a ``kind`` id (see ``_SHAPES``): no dot segments, no extras."""
     return bool(value) and _SHAPE_RES[kind].match(value or "") is not None
 
 
+@lru_cache(maxsize=65536)
 def shape_of(value: str | None) -> str | None:
     """The strict kind of ``value`` (``subscription``, ``resource-group``, ``cluster``...), or None."""
     for kind, pattern in _SHAPE_RES.items():
@@ -54,8 +57,10 @@ def shape_of(value: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)
 def normalize(resource_id: str) -> str:
-    """Lower-cased, trailing slash removed, exactly one leading slash: the comparison form."""
+    """Lower-cased, trailing slash removed, exactly one leading slash: the comparison form.
+    Cached: a scan compares the same few thousand ids hundreds of thousands of times."""
     rid = resource_id.strip().rstrip("/")
     if not rid.startswith("/"):
         rid = "/" + rid
@@ -66,6 +71,7 @@ def same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and normalize(a) == normalize(b)
 
 
+@lru_cache(maxsize=65536)
 def subscription_of(resource_id: str) -> str:
     """The subscription id of a resource id (lower-cased); ``ValueError`` for a non-ARM id."""
     match = _SUB.match(resource_id.strip())

@@ -44,8 +44,10 @@ def matching_assignments(
     scope, the root, or a management group (listed in the scope's subscription, so above it)."""
     wanted_principal = principal_id.strip().lower()
     wanted_role = role_guid.strip().lower()
-    if isinstance(assignments, RoleAssignments):  # a reader's listing: indexed
-        assignments = assignments.of(wanted_principal, wanted_role)
+    if isinstance(assignments, RoleAssignments):  # a reader's listing: indexed by principal and role
+        return [
+            a for a in assignments.of(wanted_principal, wanted_role) if ids.is_inherited_by(a.scope, scope_id)
+        ]
     return [
         a
         for a in assignments

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -84,6 +85,11 @@ _ARM_PATH = re.compile(
     re.IGNORECASE,
 )
 _NOT_FOUND_MAP = {404: ResourceNotFoundError}
+PER_TARGET_KINDS = frozenset({"extensions", "trusted-access", "blobs", "exists", "velero"})
+"""Cache kinds a scan reads once per target: kept only for the :data:`PER_TARGET_KEPT` newest."""
+PER_TARGET_KEPT = 2048
+"""Enough for every target in flight (at most 256) to share its cluster's reads with the targets
+next to it; a scan's memory then stays flat however many targets it visits."""
 
 
 def parse(resource_id: str) -> tuple[str, str, str]:
@@ -132,9 +138,17 @@ async def list_json(client: Any, path: str) -> AsyncIterator[dict[str, Any]]:
         url = body.get("nextLink") or None
 
 
-async def list_views(client: Any, path: str) -> list[Any]:
-    """:func:`list_json` with each item wrapped for the converters (:class:`convert.JsonView`)."""
-    return [convert.JsonView(item) async for item in list_json(client, path)]
+async def list_converted(
+    client: Any, path: str, to: Callable[[Any], T], keep: Callable[[Any], bool] = lambda _: True
+) -> list[T]:
+    """:func:`list_json`, each item wrapped for the converters (:class:`convert.JsonView`) and
+    converted as its page arrives, so a large listing never holds more than one page of JSON."""
+    out: list[T] = []
+    async for item in list_json(client, path):
+        view = convert.JsonView(item)
+        if keep(view):
+            out.append(to(view))
+    return out
 
 
 class AsyncArmReader:
@@ -151,6 +165,7 @@ class AsyncArmReader:
         self.watched = watched
         self.trust_domains = trust_domains
         self._cache: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+        self._per_target: deque[tuple[str, ...]] = deque()
 
     def in_bounds(self, subscription_id: str) -> bool:
         return self.watched is None or subscription_id.strip().lower() in self.watched
@@ -173,6 +188,8 @@ class AsyncArmReader:
             return await asyncio.shield(entry)
         future: asyncio.Future[Read[T]] = asyncio.get_running_loop().create_future()
         self._cache[key] = future
+        if self.bulk and key[0] in PER_TARGET_KINDS:
+            self._forget_oldest(key)
         value: Read[T]
         try:
             value = await fn()
@@ -190,6 +207,15 @@ class AsyncArmReader:
             value = Unreadable(f"{action}: unexpected {type(exc).__name__}: {exc}", "error")
         future.set_result(value)
         return value
+
+    def _forget_oldest(self, key: tuple[str, ...]) -> None:
+        """Bounded memory in a scan: drop the oldest finished per-target reads past the limit."""
+        self._per_target.append(key)
+        while len(self._per_target) > PER_TARGET_KEPT:
+            old = self._per_target.popleft()
+            entry = self._cache.get(old)
+            if entry is not None and entry.done():
+                del self._cache[old]
 
     def invalidate(
         self,
@@ -229,16 +255,16 @@ class AsyncArmReader:
     async def clusters_in(self, sub: str) -> Read[dict[str, ClusterInfo]]:
         async def run() -> dict[str, ClusterInfo]:
             path = f"/subscriptions/{sub}/providers/Microsoft.ContainerService/managedClusters"
-            items = await list_views(self.aio("aks", sub), path)
-            return {ids.normalize(c.id): c for c in map(convert.cluster, items)}
+            items = await list_converted(self.aio("aks", sub), path, convert.cluster)
+            return {ids.normalize(c.id): c for c in items}
 
         return await self._once(("clusters", sub.lower()), sub, f"list clusters in subscription {sub}", run)
 
     async def vaults_in(self, sub: str) -> Read[dict[str, VaultInfo]]:
         async def run() -> dict[str, VaultInfo]:
             path = f"/subscriptions/{sub}/providers/Microsoft.DataProtection/backupVaults"
-            items = await list_views(self.aio("dpp", sub), path)
-            return {ids.normalize(v.id): v for v in map(convert.vault, items)}
+            items = await list_converted(self.aio("dpp", sub), path, convert.vault)
+            return {ids.normalize(v.id): v for v in items}
 
         return await self._once(
             ("vaults", sub.lower()), sub, f"list backup vaults in subscription {sub}", run
@@ -248,8 +274,11 @@ class AsyncArmReader:
         sub, rg, name = parse(vault_id)
 
         async def run() -> tuple[BackupInstanceInfo, ...]:
-            items = await list_views(self.aio("dpp", sub), f"{_vault_path(sub, rg, name)}/backupInstances")
-            return tuple(convert.backup_instance(bi) for bi in items if convert.is_cluster_instance(bi))
+            path = f"{_vault_path(sub, rg, name)}/backupInstances"
+            dpp = self.aio("dpp", sub)
+            return tuple(
+                await list_converted(dpp, path, convert.backup_instance, convert.is_cluster_instance)
+            )
 
         return await self._once(
             ("instances", ids.normalize(vault_id)), sub, f"list backup instances of {vault_id}", run
@@ -289,8 +318,9 @@ class AsyncArmReader:
     async def role_assignments_in(self, sub: str) -> Read[tuple[RoleAssignmentInfo, ...]]:
         async def run() -> tuple[RoleAssignmentInfo, ...]:
             path = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments"
-            items = await list_views(self.aio("authz", sub), path)
-            return RoleAssignments(convert.role_assignment(ra) for ra in items)
+            return RoleAssignments(
+                await list_converted(self.aio("authz", sub), path, convert.role_assignment)
+            )
 
         return await self._once(
             ("roles", sub.lower()), sub, f"list role assignments in subscription {sub}", run
@@ -444,8 +474,10 @@ class AsyncArmReader:
 
         async def run() -> tuple[BackupInstanceInfo, ...]:
             path = f"{cluster_id.strip().rstrip('/')}/providers/Microsoft.DataProtection/backupInstances"
-            items = await list_views(self.aio("dpp", sub), path)
-            return tuple(convert.backup_instance(bi) for bi in items if convert.is_cluster_instance(bi))
+            dpp = self.aio("dpp", sub)
+            return tuple(
+                await list_converted(dpp, path, convert.backup_instance, convert.is_cluster_instance)
+            )
 
         return await self._once(
             ("cluster-instances", ids.normalize(cluster_id)),

@@ -321,15 +321,19 @@ async def gather_async(target: Target, reader: AsyncArmReader, *, incluster_chec
         return storage, await _locks(reader, instance, storage[0])
 
     storage_t = asyncio.ensure_future(storage_and_locks())
-    user_identity_t = asyncio.ensure_future(_user_identity(instance, reader))
-    velero_t = asyncio.ensure_future(_velero(target, cluster, reader, incluster_checks))
+    # rare reads: a task only when there is something to read
+    uses_identity = isinstance(instance, BackupInstanceInfo) and instance.uses_user_identity
+    user_identity_t = asyncio.ensure_future(_user_identity(instance, reader)) if uses_identity else None
+    velero_t = asyncio.ensure_future(_velero(target, cluster, reader, True)) if incluster_checks else None
     policy_t = start(_policy(instance, reader))
     roles_t2 = start(_all(reader, [reader.role_assignments_in(s) for s in role_subs]))
     nsgs_t, jobs_t = start(_nsgs(cluster, reader)), start(_jobs(target, reader, instance))
     consent_t = start(_consent_facts(target, reader, cluster, vault, instance, extension, provider))
     policy, ((storage, blobs), locks), roles = await policy_t, await storage_t, await roles_t2
-    nsgs, jobs, user_identity = await nsgs_t, await jobs_t, await user_identity_t
-    velero, consent_facts = await velero_t, await consent_t
+    nsgs, jobs = await nsgs_t, await jobs_t
+    user_identity = await user_identity_t if user_identity_t is not None else None
+    velero = await velero_t if velero_t is not None else None
+    consent_facts = await consent_t
     return Snapshot(
         target=target,
         cluster=cluster,
