@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import alerts, cold_start, event_path, memory, report, scan, table_ops
+from bench import alerts, cold_start, event_path, report, scan, table_ops
 from bench.common import progress
 
 BENCHMARKS: dict[str, Callable[..., list[report.Figure]]] = {
@@ -17,7 +17,6 @@ BENCHMARKS: dict[str, Callable[..., list[report.Figure]]] = {
     "scan": scan.run,
     "event_path": event_path.run,
     "table_ops": table_ops.run,
-    "memory": memory.run,
     "alerts": alerts.run,
 }
 

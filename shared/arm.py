@@ -26,6 +26,7 @@ SDK modules are imported lazily, so a cold start pays only for the clients it us
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
@@ -73,6 +74,10 @@ AUTHORIZATION_API_VERSION = "2022-04-01"
 CONNECT_RETRIES = 2
 CONNECT_TIMEOUT_SECONDS = 4
 USER_AGENT = "aks-backup-guard"
+CONNECTIONS = 128
+"""Connections the event loop's aiohttp session keeps open at most (all hosts)."""
+BLOB_LISTINGS_IN_FLIGHT = 32
+"""Blob listings on the wire at once (they are outside ARM's pacing)."""
 BLOB_API_VERSION = "2025-11-05"
 """The Blob service REST version the Guard's container listing speaks (``x-ms-version``)."""
 AIO_MODULES = {
@@ -204,6 +209,7 @@ class ArmClients:
         self._clients: dict[tuple[str, str], Any] = {}
         self._aio_clients: dict[tuple[str, str], Any] = {}
         self._session: Any = None
+        self._blob_slots: asyncio.Semaphore | None = None
         self._transport: SharedTransport | None = None
         self._transport_lock = threading.Lock()  # not _lock: _get calls factories while holding it
         _live.add(self)
@@ -268,7 +274,11 @@ class ArmClients:
             import aiohttp
 
             context = ssl.create_default_context(cafile=self.settings.ca_bundle or None)
-            connector = aiohttp.TCPConnector(ssl=context, limit=256, limit_per_host=0, ttl_dns_cache=300)
+            # every TLS connection holds a 128 KiB buffer: enough connections for the ARM slots of
+            # ten subscriptions and the blob listings, not one per target in flight
+            connector = aiohttp.TCPConnector(
+                ssl=context, limit=CONNECTIONS, limit_per_host=0, ttl_dns_cache=300
+            )
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False)
         return AioHttpTransport(
             session=self._session,
@@ -334,6 +344,12 @@ class ArmClients:
             self._aio_clients[("blob", "")] = client
         return client
 
+    def blob_slots(self) -> asyncio.Semaphore:
+        """The bound on blob listings in flight (created on the loop that uses it)."""
+        if self._blob_slots is None:
+            self._blob_slots = asyncio.Semaphore(BLOB_LISTINGS_IN_FLIGHT)
+        return self._blob_slots
+
     def blob_container_url(self, account_name: str, container: str) -> str:
         return f"{self._account_url(account_name)}/{quote(container, safe='')}"
 
@@ -353,6 +369,7 @@ class ArmClients:
                 await client.close()
             except Exception:  # one client failing to close must not keep the session open
                 log.debug("closing an async client failed", exc_info=True)
+        self._blob_slots = None
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 import uuid
 from typing import Any
 
@@ -61,6 +62,7 @@ class Sim:
             template = f"{method} {TOPIC_TEMPLATE}"
         subscription = (params.get("s") or sub_of(path) or "").lower() or None
         record: dict[str, Any] = {"status": 0, "principal": None, "subscription": subscription}
+        started = time.monotonic()
         try:
             response = await self._handle(request, route, params, path_known, record)
             record["status"] = response.status
@@ -73,6 +75,9 @@ class Sim:
                 subscription=record["subscription"],
                 status=record["status"],
                 principal=record["principal"],
+                data_plane=route is not None and route.data_plane,
+                start=started,
+                end=time.monotonic(),
             )
 
     async def _handle(

@@ -1,4 +1,9 @@
-"""Request counters for /_sim/requests: total, by method, by template, by subscription, and a log."""
+"""Request counters for /_sim/requests: total, by method, by template, by subscription, and a log.
+
+Each log entry carries ``start`` and ``end``: the simulator's ``time.monotonic()`` when the request
+reached the handler and when its response was ready (the configured latency included). On Linux
+that clock is system-wide, so a benchmark can line the entries up with its own monotonic stamps.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ class Counters:
         subscription: str | None,
         status: int,
         principal: str | None,
+        data_plane: bool = False,
+        start: float = 0.0,
+        end: float = 0.0,
     ) -> None:
         self.total += 1
         self.by_method[method] += 1
@@ -40,6 +48,9 @@ class Counters:
                 "subscription": subscription,
                 "status": status,
                 "principal": principal,
+                "data_plane": data_plane,
+                "start": start,
+                "end": end,
             }
         )
 

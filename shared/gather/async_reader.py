@@ -707,7 +707,8 @@ async def list_blob_names(clients: ArmClients, account: str, container: str) -> 
 
     query = f"restype=container&comp=list&maxresults={BLOB_SAMPLE}"
     url = f"{clients.blob_container_url(account, container)}?{query}"
-    response = await clients.aio_blob_pipeline().send_request(HttpRequest("GET", url))
+    async with clients.blob_slots():
+        response = await clients.aio_blob_pipeline().send_request(HttpRequest("GET", url))
     if response.status_code != 200:
         code = response.headers.get("x-ms-error-code")
         map_error(status_code=response.status_code, response=response, error_map=_NOT_FOUND_MAP)

@@ -15,7 +15,6 @@ FIGURES = {
     "event_to_fix_p50_seconds",
     "event_to_fix_p95_seconds",
     "event_arm_calls_per_event",
-    "scan_peak_rss_mb",
     "table_writes_per_unchanged_target_session",
     "table_requests_per_unchanged_target_session",
     "table_writes_per_unchanged_target_worker",
@@ -24,15 +23,21 @@ FIGURES = {
     "alert_per_target_messages_first_scan",
     "alert_digest_bytes_first_scan",
     "alert_messages_event_burst",
+    "scan_1k_reference_differences",
 } | {
     f"scan_{size}_{what}"
-    for size in ("small", "large")
+    for size in ("1k", "10k")
     for what in (
+        "wall_seconds",
+        "bound_seconds",
+        "ratio_to_bound",
+        "cpu_ms_per_request",
+        "requests_in_flight",
+        "throttled_share",
+        "peak_rss_mb",
+        "unknown_findings",
         "reads_per_target",
         "blob_reads_per_target",
-        "unknown_findings",
-        "wall_seconds",
-        "ratio_to_bound",
     )
 }
 
@@ -53,3 +58,10 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     for name, figure in doc["figures"].items():
         assert figure["runs"] >= 1 and figure["median"] == figure["median"], name  # not NaN
     assert "event_to_fix_p95_seconds" in done.stdout  # the table was printed
+    # Both scans and the sequential reference found every target's findings, identically.
+    for size in ("1k", "10k"):
+        assert doc["figures"][f"scan_{size}_unknown_findings"]["median"] == 0
+    assert doc["figures"]["scan_1k_reference_differences"]["median"] == 0
+    scan_runs = doc["figures"]["scan_1k_wall_seconds"]["extra"]["runs_detail"]
+    assert scan_runs[0]["critical_path"][-1] == "blob_listing"
+    assert not scan_runs[0]["unclassified_templates"]

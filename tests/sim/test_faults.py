@@ -129,3 +129,27 @@ def test_latency_is_concurrent() -> None:
         # at least one latency, and less than 16 sequential latencies (6.4 s): the bound is the
         # property itself, not a speed target, so machine load cannot flip the outcome
         assert 0.4 <= elapsed < 16 * 0.4
+
+
+def test_the_request_log_times_each_request_on_the_system_wide_monotonic_clock() -> None:
+    """``start``/``end`` in /_sim/requests line up with the caller's own monotonic clock (the bench
+    computes requests in flight from them): each request lies inside the caller's window and
+    lasts at least the configured latency."""
+    with running_simulator(ESTATE, latency_ms=200) as sim:
+        sim.reset_counters()
+        before = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(
+                pool.map(
+                    lambda _: sim.call("GET", CLUSTER + "?api-version=2026-08-01", token=sim.token)[0],
+                    range(4),
+                )
+            )
+        after = time.monotonic()
+        log = sim.requests()["log"]
+    assert codes == [200] * 4
+    assert len(log) == 4
+    for entry in log:
+        assert before <= entry["start"] <= entry["end"] <= after
+        assert entry["end"] - entry["start"] >= 0.2
+        assert entry["data_plane"] is False
