@@ -128,6 +128,12 @@ READ_KINDS: tuple[ReadKind, ...] = (
     ),
     ReadKind("locks", "/subscriptions/{s}/providers/Microsoft.Authorization/locks", (), "subscription"),
     ReadKind(
+        "kubernetes_versions",
+        "/subscriptions/{s}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions",
+        ("clusters",),
+        "the region of a guarded cluster (one listing per subscription and region)",
+    ),
+    ReadKind(
         "storage_accounts",
         "/subscriptions/{s}/providers/Microsoft.Storage/storageAccounts",
         (),

@@ -41,11 +41,13 @@ def load(path: Path) -> dict[Key, str]:
 
 
 def differences(
-    left: Mapping[Key, str], right: Mapping[Key, str]
+    left: Mapping[Key, str], right: Mapping[Key, str], *, left_only: frozenset[str] = frozenset()
 ) -> list[tuple[Key, str | None, str | None]]:
-    """(key, left status, right status) for every pair that differs or is missing on one side."""
+    """(key, left status, right status) for every pair that differs or is missing on one side;
+    a check of ``left_only`` that only ``left`` has is not a difference (a scan-only check the
+    single-target reference does not evaluate)."""
     return [
         (key, left.get(key), right.get(key))
         for key in sorted(set(left) | set(right))
-        if left.get(key) != right.get(key)
+        if left.get(key) != right.get(key) and not (key[1] in left_only and key not in right)
     ]

@@ -45,6 +45,7 @@ from bench.report import Figure
 from bench.request_log import count
 from localdev.azure_sim.launcher import running_simulator
 from localdev.estates.generate import generate_estate
+from shared.catalog import SCAN_ONLY
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 1800
@@ -192,7 +193,7 @@ def run_size(size: Size, workdir: Path) -> list[Figure]:
         path = workdir / f"scan-{size.label}-{i}.tsv" if size.reference else None
         sample = one_scan(estate, latency_ms=LATENCY_MS, findings_path=path)
         if reference is not None and path is not None:
-            diffs = findings.differences(findings.load(path), reference)
+            diffs = findings.differences(findings.load(path), reference, left_only=SCAN_ONLY)
             sample["differences"] = len(diffs)
             sample["first_differences"] = [list(d) for d in diffs[:5]]
             path.unlink()

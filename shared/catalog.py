@@ -321,6 +321,10 @@ RESTORE_ONLY: frozenset[str] = frozenset({"restore-target.extension"})
 
 NOT_FOR_RESTORE: frozenset[str] = frozenset({"extension.installed"})
 
+SCAN_ONLY: frozenset[str] = frozenset({"storage.container-not-shared"})
+"""Ids a scan evaluates and a single-target (event-path) verification leaves out: they compare the
+target with every other guarded cluster, which only a scan has read (docs/backup-health.md)."""
+
 OUTCOME_CHECKS: tuple[str, ...] = ("backup.protection", "backup.recent-jobs")
 """Outcome checks: evaluated after every prerequisite, whose findings name their cause."""
 """Ids not evaluated for ``restore`` targets: ``restore-target.extension`` takes their place."""

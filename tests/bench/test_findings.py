@@ -33,6 +33,17 @@ def test_a_changed_status_and_a_missing_finding_both_count() -> None:
     ]
 
 
+def test_a_scan_only_check_missing_from_the_reference_is_not_a_difference() -> None:
+    scan = {(T1, "storage.container-not-shared"): "pass", (T1, "role.reader"): "pass"}
+    reference = {(T1, "role.reader"): "pass"}
+    assert differences(scan, reference, left_only=frozenset({"storage.container-not-shared"})) == []
+    assert differences(scan, reference) == [((T1, "storage.container-not-shared"), "pass", None)]
+    # it still counts when the reference has it too, or when only the reference has it
+    both = {**reference, (T1, "storage.container-not-shared"): "fail"}
+    assert len(differences(scan, both, left_only=frozenset({"storage.container-not-shared"}))) == 1
+    assert len(differences(reference, scan, left_only=frozenset({"storage.container-not-shared"}))) == 1
+
+
 def test_a_finding_written_twice_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "twice.tsv"
     path.write_text(line(T1, "role.reader", "pass") * 2, encoding="utf-8")
