@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import AsyncHTTPPolicy, HTTPPolicy
@@ -42,6 +41,15 @@ HEADROOM = 0.96
 make it overtake ARM once the burst is spent."""
 TENANT = "tenant"
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/?]+)", re.IGNORECASE)
+
+
+def _path(url: str) -> str:
+    """The path of an absolute URL (cheaper than urlsplit, called for every request)."""
+    start = url.find("/", url.find("//") + 2) if "//" in url else 0
+    if start < 0:
+        return "/"
+    end = url.find("?", start)
+    return url[start:] if end < 0 else url[start:end]
 
 
 def kind_of(method: str) -> str:
@@ -136,8 +144,7 @@ class Pacer:
 
     def before(self, request: Any) -> tuple[str, str, float]:
         """Charge one attempt; returns (scope, kind, seconds to wait before sending)."""
-        path = urlsplit(request.url).path
-        scope, kind = bucket_scope(path), kind_of(request.method)
+        scope, kind = bucket_scope(_path(request.url)), kind_of(request.method)
         with self._lock:
             self.stats.attempts += 1
             self.stats.by_scope[scope] = self.stats.by_scope.get(scope, 0) + 1

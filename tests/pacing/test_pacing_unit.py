@@ -11,6 +11,7 @@ from shared.pacing import (
     WRITES,
     Pacer,
     TokenBucket,
+    _path,
     bucket_scope,
     kind_of,
     retry_after_seconds,
@@ -64,6 +65,22 @@ def test_a_429_drains_the_bucket_for_its_retry_after() -> None:
 )
 def test_requests_are_charged_to_their_subscription_or_the_tenant(path: str, scope: str) -> None:
     assert bucket_scope(path) == scope
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("https://management.azure.com/subscriptions/S/x?api-version=1", "/subscriptions/S/x"),
+        (
+            "https://127.0.0.1:8443/providers/Microsoft.Management/managementGroups/m",
+            "/providers/Microsoft.Management/managementGroups/m",
+        ),
+        ("https://management.azure.com", "/"),
+        ("https://management.azure.com?x=1", "/"),
+    ],
+)
+def test_the_path_of_a_request_url(url: str, path: str) -> None:
+    assert _path(url) == path
 
 
 def test_methods_map_to_arms_three_buckets() -> None:
