@@ -86,8 +86,10 @@ _ARM_PATH = re.compile(
     re.IGNORECASE,
 )
 _NOT_FOUND_MAP = {404: ResourceNotFoundError}
-PER_TARGET_KINDS = frozenset({"extensions", "trusted-access", "blobs", "exists", "velero"})
-"""Cache kinds a scan reads once per target: kept only for the :data:`PER_TARGET_KEPT` newest."""
+PER_TARGET_KINDS = frozenset({"trusted-access", "blobs", "exists", "velero"})
+"""Cache kinds a scan reads once per target: kept only for the :data:`PER_TARGET_KEPT` newest.
+Extension listings are kept for the whole scan: the container index of each subscription reads
+them all first (``storage.container-not-shared``), and each target then finds its own."""
 PER_TARGET_KEPT = 2048
 """Enough for every target in flight (at most 256) to share its cluster's reads with the targets
 next to it; a scan's memory then stays flat however many targets it visits."""
@@ -208,6 +210,13 @@ class AsyncArmReader:
             value = Unreadable(f"{action}: unexpected {type(exc).__name__}: {exc}", "error")
         future.set_result(value)
         return value
+
+    async def memo(
+        self, key: tuple[str, ...], subscription_id: str, action: str, fn: Callable[[], Awaitable[T]]
+    ) -> Read[T]:
+        """Compute ``fn`` once per run under ``key`` (single-flight, never raises), like a read:
+        for what a scan derives from several reads and shares between targets."""
+        return await self._once(key, subscription_id, action, fn)
 
     def _forget_oldest(self, key: tuple[str, ...]) -> None:
         """Bounded memory in a scan: drop the oldest finished per-target reads past the limit."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -320,12 +320,37 @@ async def _guarded_clusters(reader: AsyncArmReader, subs: list[str]) -> list[str
     return sorted(c for c in found if ids.is_shaped(c, "cluster"))
 
 
+async def _container_index(reader: AsyncArmReader, sub: str) -> Read[ContainerIndex]:
+    """Which guarded clusters of ``sub`` write to which (account, container): built once per
+    subscription per scan from the extension listings the scan reads for those clusters' own
+    targets (cached for the run, so the index costs no read of its own)."""
+
+    async def build() -> ContainerIndex:
+        clusters = await _guarded_clusters(reader, [sub])
+        listings = await asyncio.gather(*map(reader.extensions, clusters))
+        users: dict[tuple[str, str], list[str]] = {}
+        unread: dict[str, str] = {}
+        for cluster_id, listed in zip(clusters, listings, strict=True):
+            if isinstance(listed, Unreadable):
+                if listed.kind != "not-found":
+                    unread[cluster_id] = f"{ids.name_of(cluster_id)}: {listed.reason}"
+                continue
+            location = convert.backup_location(convert.backup_extension(listed))
+            if location is not None:
+                users.setdefault(location, []).append(cluster_id)
+        return ContainerIndex({k: tuple(v) for k, v in users.items()}, unread)
+
+    return await reader.memo(
+        ("container-index", sub.lower()), sub, f"index backup containers in {sub}", build
+    )
+
+
 async def _container_use(
     target: Target, reader: AsyncArmReader, extension: Read[ExtensionInfo | None]
 ) -> Read[ContainerUse] | None:
     """Scans only (None on the event path): the other guarded clusters of the cluster's and the
-    account's subscriptions whose backup extension names the same account and container. Their
-    extension listings are the ones the scan reads for their own targets (shared per run)."""
+    account's subscriptions whose backup extension names the same account and container, looked
+    up in each subscription's :func:`_container_index`."""
     if not reader.bulk:
         return None
     if isinstance(extension, Unreadable):
@@ -334,20 +359,21 @@ async def _container_use(
     if location is None:
         return ContainerUse()
     subs = list(dict.fromkeys([target.subscription_id.lower(), ids.subscription_of(location[0]).lower()]))
-    candidates = [c for c in await _guarded_clusters(reader, subs) if not ids.same(c, target.cluster_id)]
-    if candidates:  # start at a different place per target, so concurrent gathers share the reads
-        start = sum(map(ord, target.key)) % len(candidates)
-        candidates = candidates[start:] + candidates[:start]
-    others, unread = [], []
-    for cluster_id in candidates:
-        listed = await reader.extensions(cluster_id)
-        if isinstance(listed, Unreadable):
-            if listed.kind != "not-found":
-                unread.append(f"{ids.name_of(cluster_id)}: {listed.reason}")
+    others: set[str] = set()
+    unread: set[str] = set()
+    for sub in subs:
+        index = await _container_index(reader, sub)
+        if isinstance(index, Unreadable):  # a subscription outside GUARD_SUBSCRIPTIONS: none guarded
             continue
-        if convert.backup_location(convert.backup_extension(listed)) == location:
-            others.append(cluster_id)
+        others.update(c for c in index.users.get(location, ()) if not ids.same(c, target.cluster_id))
+        unread.update(reason for c, reason in index.unread.items() if not ids.same(c, target.cluster_id))
     return ContainerUse(others=tuple(sorted(others)), unread=tuple(sorted(unread)))
+
+
+@dataclass(frozen=True)
+class ContainerIndex:
+    users: Mapping[tuple[str, str], tuple[str, ...]]
+    unread: Mapping[str, str]
 
 
 def unreadable_snapshot(target: Target, reason: str) -> Snapshot:
