@@ -320,6 +320,10 @@ async def _guarded_clusters(reader: AsyncArmReader, subs: list[str]) -> list[str
     return sorted(c for c in found if ids.is_shaped(c, "cluster"))
 
 
+INDEX_READERS = 16
+"""Extension listings in flight at once while one subscription's container index is built."""
+
+
 async def _container_index(reader: AsyncArmReader, sub: str) -> Read[ContainerIndex]:
     """Which guarded clusters of ``sub`` write to which (account, container): built once per
     subscription per scan from the extension listings the scan reads for those clusters' own
@@ -327,7 +331,16 @@ async def _container_index(reader: AsyncArmReader, sub: str) -> Read[ContainerIn
 
     async def build() -> ContainerIndex:
         clusters = await _guarded_clusters(reader, [sub])
-        listings = await asyncio.gather(*map(reader.extensions, clusters))
+        # a few readers pull from the list: 10,000 reads waiting for ARM's bucket at once would
+        # hold 10,000 pending requests in memory; the bucket sets the pace either way
+        todo, found = iter(clusters), {}
+
+        async def read_some() -> None:
+            for cluster_id in todo:
+                found[cluster_id] = await reader.extensions(cluster_id)
+
+        await asyncio.gather(*(read_some() for _ in range(min(INDEX_READERS, len(clusters)))))
+        listings = [found[c] for c in clusters]
         users: dict[tuple[str, str], list[str]] = {}
         unread: dict[str, str] = {}
         for cluster_id, listed in zip(clusters, listings, strict=True):
