@@ -63,7 +63,6 @@ if TYPE_CHECKING:
     from azure.mgmt.resource.policy import PolicyClient
     from azure.mgmt.resource.resources import ResourceManagementClient
     from azure.mgmt.storage import StorageManagementClient
-    from azure.storage.blob import ContainerClient
 
 log = logging.getLogger(__name__)
 
@@ -389,8 +388,9 @@ class ArmClients:
             import requests
 
             session = requests.Session()
-            # one pool slot per request that can be in flight (verification.verify runs up to 64 threads):
-            # a smaller pool discards connections and pays a TLS handshake for each new one
+            # the sync clients carry writes and run command, from as many worker threads as the
+            # Functions host runs: a pool smaller than that discards connections and pays a TLS
+            # handshake for each new one
             pool = max(64, self.settings.concurrency_per_subscription * 8)
             adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
             session.mount("https://", adapter)
@@ -500,23 +500,6 @@ class ArmClients:
             "policy",
             subscription_id,
             lambda: PolicyClient(self.credential, subscription_id, **self._common_kwargs()),
-        )
-
-    def blob_container(self, account_name: str, container: str) -> ContainerClient:
-        """A data-plane client for one blob container (path-style URL on the simulator)."""
-        from azure.storage.blob import ContainerClient
-
-        account_url = self._account_url(account_name)
-        # The shared transport keeps connections (and TLS sessions) across containers; a client
-        # of its own per container costs a handshake and a CA bundle load for every listing.
-        return ContainerClient(
-            account_url,
-            container,
-            credential=self.credential,
-            transport=self._shared_transport(),
-            retry_total=self.settings.retry_total,
-            connection_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=self.settings.timeout_seconds,
         )
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -109,7 +109,6 @@ class PacingStats:
     throttled: int = 0
     waits: int = 0
     waited_seconds: float = 0.0
-    by_scope: dict[str, int] = field(default_factory=dict)
 
 
 class Pacer:
@@ -147,7 +146,6 @@ class Pacer:
         scope, kind = bucket_scope(_path(request.url)), kind_of(request.method)
         with self._lock:
             self.stats.attempts += 1
-            self.stats.by_scope[scope] = self.stats.by_scope.get(scope, 0) + 1
         wait = self.bucket(scope, kind).reserve() if self.enabled else 0.0
         if wait > 0:
             with self._lock:

@@ -15,15 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.arm import ArmClients
 from shared.gather.async_reader import (
-    BLOB_SAMPLE,
     FAILURES_KEPT,
     MANAGED_IDENTITY_API_VERSION,
-    VELERO_COMMAND,
     AsyncArmReader,
     fold_jobs,
     parse,
-    unreadable,
-    velero_from_output,
 )
 from shared.model import (
     BackupInstanceInfo,
@@ -50,16 +46,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = [
-    "BLOB_SAMPLE",
-    "FAILURES_KEPT",
-    "VELERO_COMMAND",
-    "ArmReader",
-    "fold_jobs",
-    "parse",
-    "unreadable",
-    "velero_from_output",
-]
+__all__ = ["FAILURES_KEPT", "ArmReader", "fold_jobs", "parse"]
 
 
 class ArmReader:
